@@ -1,0 +1,8 @@
+"""``python -m pthguard``: the same CLI as the ``pthguard`` command."""
+
+import sys
+
+from pthguard._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""The manifest: a signed description of one Python environment (format spec_version 1).
+
+This module is the data model only: frozen dataclasses, strict ``from_dict`` parsers that
+collect every problem with its field path, and ``to_dict`` writers. The envelope and the
+signatures are in :mod:`pthguard._signing`; building a manifest from a live environment is
+in :mod:`pthguard._snapshot`. ``docs/manifest.md`` documents every field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pthguard._fields import Fields, Problems, duplicates, str_item
+from pthguard.errors import ManifestError
+
+MANIFEST_TYPE = "pthguard-manifest"
+SPEC_VERSION = "1"
+TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+KEYID_RE = re.compile(r"[0-9a-f]{64}\Z")
+
+Mode = Literal["enforce", "warn"]
+UnlistedDistributions = Literal["refuse", "report"]
+UnclaimedFiles = Literal["ignore", "report", "refuse"]
+SiteRole = Literal["venv", "user", "system"]
+MetadataKind = Literal["dist-info", "egg-info"]
+
+
+def format_time(moment: dt.datetime) -> str:
+    """UTC, whole seconds, ``Z`` suffix: the only time form manifests use."""
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> dt.datetime:
+    if not TIME_RE.match(text):
+        raise ValueError("expected UTC time as YYYY-MM-DDTHH:MM:SSZ")
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartupFile:
+    """A ``.pth`` or ``.start`` file in a site directory, allowed by its exact bytes."""
+
+    name: str
+    sha256: str
+    size: int
+    executable_lines: int
+    owner: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "size": self.size,
+            "executable_lines": self.executable_lines,
+            "owner": self.owner,
+        }
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> StartupFile | None:
+        f = Fields(data, path, problems)
+        name = f.str("name")
+        if name and not name.endswith((".pth", ".start")):
+            problems.add(f"{path}.name", "a startup file name ends with .pth or .start")
+        if "/" in name or "\0" in name:
+            problems.add(f"{path}.name", "must be a plain file name")
+        made = cls(
+            name=name,
+            sha256=f.sha256("sha256"),
+            size=f.int("size"),
+            executable_lines=f.int("executable_lines"),
+            owner=f.opt_str("owner"),
+        )
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteDir:
+    """A directory whose ``.pth`` files the interpreter processes at startup."""
+
+    path: str
+    role: SiteRole
+    startup_files: tuple[StartupFile, ...] = ()
+    unclaimed: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "role": self.role,
+            "startup_files": [s.to_dict() for s in self.startup_files],
+            "unclaimed": list(self.unclaimed),
+        }
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> SiteDir | None:
+        f = Fields(data, path, problems)
+        made = cls(
+            path=f.str("path"),
+            role=f.str("role", choices=("venv", "user", "system")),  # type: ignore[arg-type]
+            startup_files=f.list("startup_files", lambda v, p: StartupFile.parse(v, p, problems)),
+            unclaimed=f.list("unclaimed", lambda v, p: str_item(v, p, problems)),
+        )
+        for name in duplicates([s.name for s in made.startup_files]):
+            problems.add(f"{path}.startup_files", f"duplicate entry {name!r}")
+        for name in duplicates(made.unclaimed):
+            problems.add(f"{path}.unclaimed", f"duplicate entry {name!r}")
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartupModule:
+    """``sitecustomize`` or ``usercustomize``: the file that would be imported, or none."""
+
+    name: Literal["sitecustomize", "usercustomize"]
+    path: str | None
+    sha256: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "sha256": self.sha256}
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> StartupModule | None:
+        f = Fields(data, path, problems)
+        made = cls(
+            name=f.str("name", choices=("sitecustomize", "usercustomize")),  # type: ignore[arg-type]
+            path=f.opt_str("path"),
+            sha256=f.opt_sha256("sha256"),
+        )
+        if (made.path is None) != (made.sha256 is None):
+            problems.add(path, "path and sha256 are both null or both set")
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileHash:
+    """A file of an egg-info distribution (which has no hashed RECORD), relative to its site dir."""
+
+    path: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256}
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> FileHash | None:
+        f = Fields(data, path, problems)
+        made = cls(path=f.str("path"), sha256=f.sha256("sha256"))
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Distribution:
+    """An installed distribution, identified by its metadata directory in a site dir."""
+
+    name: str
+    version: str
+    site_dir: str
+    metadata_dir: str
+    kind: MetadataKind
+    installer: str | None
+    metadata_sha256: str
+    record_sha256: str | None
+    editable: bool
+    files: tuple[FileHash, ...] = ()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.site_dir, self.metadata_dir)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "site_dir": self.site_dir,
+            "metadata_dir": self.metadata_dir,
+            "kind": self.kind,
+            "installer": self.installer,
+            "metadata_sha256": self.metadata_sha256,
+            "record_sha256": self.record_sha256,
+            "editable": self.editable,
+            "files": [h.to_dict() for h in self.files],
+        }
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> Distribution | None:
+        f = Fields(data, path, problems)
+        made = cls(
+            name=f.str("name"),
+            version=f.str("version"),
+            site_dir=f.str("site_dir"),
+            metadata_dir=f.str("metadata_dir"),
+            kind=f.str("kind", choices=("dist-info", "egg-info")),  # type: ignore[arg-type]
+            installer=f.opt_str("installer"),
+            metadata_sha256=f.sha256("metadata_sha256"),
+            record_sha256=f.opt_sha256("record_sha256"),
+            editable=f.bool("editable"),
+            files=f.list("files", lambda v, p: FileHash.parse(v, p, problems)),
+        )
+        if made.kind == "dist-info" and made.record_sha256 is None:
+            problems.add(f"{path}.record_sha256", "a dist-info distribution needs its RECORD hash")
+        for name in duplicates([h.path for h in made.files]):
+            problems.add(f"{path}.files", f"duplicate entry {name!r}")
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustedKey:
+    """A key the policy names as a signer: Ed25519, raw public key in hex."""
+
+    keyid: str
+    public: str
+    name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"keyid": self.keyid, "keytype": "ed25519", "public": self.public, "name": self.name}
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> TrustedKey | None:
+        f = Fields(data, path, problems)
+        f.str("keytype", choices=("ed25519",))
+        made = cls(keyid=f.sha256("keyid"), public=f.str("public"), name=f.str("name", ""))
+        if made.public and not re.fullmatch(r"[0-9a-f]{64}", made.public):
+            problems.add(f"{path}.public", "expected 64 lower-case hex digits (raw Ed25519 key)")
+        elif made.public and made.keyid:
+            from pthguard._keys import keyid_of_raw  # noqa: PLC0415 (avoids a cycle)
+
+            if keyid_of_raw(bytes.fromhex(made.public)) != made.keyid:
+                problems.add(f"{path}.keyid", "is not the sha256 of the public key")
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """What the guard does, and who may sign this manifest."""
+
+    mode: Mode = "enforce"
+    unlisted_distributions: UnlistedDistributions = "refuse"
+    unclaimed_files: UnclaimedFiles = "report"
+    keys: tuple[TrustedKey, ...] = ()
+    threshold: int = 1
+    allow_env_override: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "unlisted_distributions": self.unlisted_distributions,
+            "unclaimed_files": self.unclaimed_files,
+            "keys": [k.to_dict() for k in self.keys],
+            "threshold": self.threshold,
+            "allow_env_override": self.allow_env_override,
+        }
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> Policy | None:
+        f = Fields(data, path, problems)
+        made = cls(
+            mode=f.str("mode", choices=("enforce", "warn")),  # type: ignore[arg-type]
+            unlisted_distributions=f.str(  # type: ignore[arg-type]
+                "unlisted_distributions", choices=("refuse", "report")
+            ),
+            unclaimed_files=f.str("unclaimed_files", choices=("ignore", "report", "refuse")),  # type: ignore[arg-type]
+            keys=f.list("keys", lambda v, p: TrustedKey.parse(v, p, problems)),
+            threshold=f.int("threshold", minimum=1),
+            allow_env_override=f.bool("allow_env_override"),
+        )
+        for keyid in duplicates([k.keyid for k in made.keys]):
+            problems.add(f"{path}.keys", f"duplicate key {keyid}")
+        if made.keys and made.threshold > len(made.keys):
+            problems.add(f"{path}.threshold", f"{made.threshold} exceeds the {len(made.keys)} keys listed")
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvironmentInfo:
+    """Which interpreter and prefix the manifest describes."""
+
+    implementation: str
+    python_version: str
+    cache_tag: str
+    platform: str
+    prefix: str
+    executable: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "implementation": self.implementation,
+            "python_version": self.python_version,
+            "cache_tag": self.cache_tag,
+            "platform": self.platform,
+            "prefix": self.prefix,
+            "executable": self.executable,
+        }
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> EnvironmentInfo | None:
+        f = Fields(data, path, problems)
+        made = cls(
+            implementation=f.str("implementation"),
+            python_version=f.str("python_version"),
+            cache_tag=f.str("cache_tag"),
+            platform=f.str("platform"),
+            prefix=f.str("prefix"),
+            executable=f.str("executable"),
+        )
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Manifest:
+    """The ``signed`` part of a manifest envelope."""
+
+    version: int
+    created: str
+    expires: str
+    environment: EnvironmentInfo
+    policy: Policy
+    site_dirs: tuple[SiteDir, ...]
+    startup_modules: tuple[StartupModule, ...]
+    distributions: tuple[Distribution, ...]
+    spec_version: str = SPEC_VERSION
+    type: str = field(default=MANIFEST_TYPE)
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        return parse_time(self.expires)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "_type": self.type,
+            "spec_version": self.spec_version,
+            "version": self.version,
+            "created": self.created,
+            "expires": self.expires,
+            "environment": self.environment.to_dict(),
+            "policy": self.policy.to_dict(),
+            "site_dirs": [s.to_dict() for s in self.site_dirs],
+            "startup_modules": [m.to_dict() for m in self.startup_modules],
+            "distributions": [d.to_dict() for d in self.distributions],
+        }
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "signed") -> Manifest:
+        """Parse strictly; raises :class:`ManifestError` listing every problem."""
+        problems = Problems()
+        f = Fields(data, path, problems)
+        if f.ok:
+            mtype = f.str("_type")
+            spec = f.str("spec_version")
+            if mtype and mtype != MANIFEST_TYPE:
+                raise ManifestError(f"not a pthguard manifest ({path}._type is {mtype!r})")
+            if spec and spec != SPEC_VERSION:
+                raise ManifestError(
+                    f"unsupported manifest spec_version {spec!r} (this pthguard reads {SPEC_VERSION!r})",
+                    remedy="upgrade pthguard",
+                )
+        version = f.int("version", minimum=1)
+        created = f.str("created")
+        expires = f.str("expires")
+        for name, value in (("created", created), ("expires", expires)):
+            if value and not TIME_RE.match(value):
+                problems.add(f"{path}.{name}", "expected UTC time as YYYY-MM-DDTHH:MM:SSZ")
+        environment = f.obj("environment", lambda v, p: EnvironmentInfo.parse(v, p, problems))
+        policy = f.obj("policy", lambda v, p: Policy.parse(v, p, problems))
+        site_dirs = f.list("site_dirs", lambda v, p: SiteDir.parse(v, p, problems))
+        modules = f.list("startup_modules", lambda v, p: StartupModule.parse(v, p, problems))
+        dists = f.list("distributions", lambda v, p: Distribution.parse(v, p, problems))
+        f.finish()
+        for dup in duplicates([s.path for s in site_dirs]):
+            problems.add(f"{path}.site_dirs", f"duplicate site directory {dup!r}")
+        for dup in duplicates([m.name for m in modules]):
+            problems.add(f"{path}.startup_modules", f"duplicate module {dup!r}")
+        known = {s.path for s in site_dirs}
+        for index, dist in enumerate(dists):
+            if dist.site_dir not in known:
+                problems.add(f"{path}.distributions[{index}].site_dir", "is not one of site_dirs")
+        for dup in duplicates(["\0".join(d.key) for d in dists]):
+            problems.add(f"{path}.distributions", f"duplicate entry {dup.replace(chr(0), '/')!r}")
+        if problems.items or environment is None or policy is None:
+            raise ManifestError("malformed manifest", problems.items or [f"{path}: malformed"])
+        return cls(
+            version=version,
+            created=created,
+            expires=expires,
+            environment=environment,
+            policy=policy,
+            site_dirs=site_dirs,
+            startup_modules=modules,
+            distributions=dists,
+        )
