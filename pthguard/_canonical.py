@@ -15,13 +15,22 @@ no NaN/Infinity.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pthguard.errors import CanonicalJSONError
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
-_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_SHORT_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
 
 
 def _encode_string(text: str, out: list[str]) -> None:
@@ -79,7 +88,7 @@ def _encode(value: object, out: list[str], path: str) -> None:
         raise CanonicalJSONError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
-def _require_str_key(path: str) -> Any:
+def _require_str_key(path: str) -> Callable[[object], bytes]:
     def key(name: object) -> bytes:
         if not isinstance(name, str):
             raise CanonicalJSONError(f"{path}: object member name {name!r} is not a string")
@@ -112,7 +121,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def loads(data: bytes) -> Any:
+def loads(data: bytes) -> Any:  # noqa: ANN401 (any JSON value)
     """Parse JSON strictly (see module docstring); raises :class:`CanonicalJSONError`."""
     try:
         text = data.decode("utf-8")
@@ -126,7 +135,9 @@ def loads(data: bytes) -> Any:
             parse_float=_reject_float,
         )
     except json.JSONDecodeError as exc:
-        raise CanonicalJSONError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise CanonicalJSONError(
+            f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     except RecursionError as exc:
         raise CanonicalJSONError("JSON nested too deeply") from exc
 

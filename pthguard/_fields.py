@@ -43,7 +43,9 @@ class Fields:
         if self.ok:
             self.problems.add(f"{self.path}.{name}", message)
 
-    def str(self, name: str, default: str | None = None, *, choices: tuple[str, ...] = ()) -> str:
+    def get_str(
+        self, name: str, default: str | None = None, *, choices: tuple[str, ...] = ()
+    ) -> str:
         value = self._get(name)
         if value is _MISSING and default is not None:
             return default
@@ -57,7 +59,7 @@ class Fields:
             return value
         return default if default is not None else ""
 
-    def opt_str(self, name: str) -> str | None:
+    def get_opt_str(self, name: str) -> str | None:
         value = self._get(name)
         if value is _MISSING:
             self._fail(name, "missing (use null for none)")
@@ -67,19 +69,19 @@ class Fields:
         self._fail(name, f"expected a string or null, found {_kind(value)}")
         return None
 
-    def sha256(self, name: str) -> str:
-        value = self.str(name)
+    def get_sha256(self, name: str) -> str:
+        value = self.get_str(name)
         if value and not SHA256_RE.match(value):
             self._fail(name, "expected a sha256 digest (64 lower-case hex digits)")
         return value
 
-    def opt_sha256(self, name: str) -> str | None:
-        value = self.opt_str(name)
+    def get_opt_sha256(self, name: str) -> str | None:
+        value = self.get_opt_str(name)
         if value is not None and not SHA256_RE.match(value):
             self._fail(name, "expected a sha256 digest (64 lower-case hex digits) or null")
         return value
 
-    def int(self, name: str, *, minimum: int = 0) -> int:
+    def get_int(self, name: str, *, minimum: int = 0) -> int:
         value = self._get(name)
         if value is _MISSING:
             self._fail(name, "missing")
@@ -91,16 +93,19 @@ class Fields:
             return value
         return minimum
 
-    def bool(self, name: str, default: bool | None = None) -> bool:
+    def get_bool(self, name: str, default: bool | None = None) -> bool:
         value = self._get(name)
         if value is _MISSING and default is not None:
             return default
         if isinstance(value, bool):
             return value
-        self._fail(name, "missing" if value is _MISSING else f"expected true or false, found {_kind(value)}")
+        self._fail(
+            name,
+            "missing" if value is _MISSING else f"expected true or false, found {_kind(value)}",
+        )
         return False
 
-    def list(self, name: str, item: Callable[[object, str], T | None]) -> tuple[T, ...]:
+    def get_list(self, name: str, item: Callable[[object, str], T | None]) -> tuple[T, ...]:
         value = self._get(name)
         if value is _MISSING:
             self._fail(name, "missing")
@@ -115,7 +120,7 @@ class Fields:
                 result.append(parsed)
         return tuple(result)
 
-    def obj(self, name: str, item: Callable[[object, str], T | None]) -> T | None:
+    def get_obj(self, name: str, item: Callable[[object, str], T | None]) -> T | None:
         value = self._get(name)
         if value is _MISSING:
             self._fail(name, "missing")

@@ -46,7 +46,7 @@ class StartupFile:
     name: str
     sha256: str
     size: int
-    executable_lines: int
+    code_lines: tuple[str, ...]  # .pth import lines / .start entry points, for review
     owner: str | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,24 +54,24 @@ class StartupFile:
             "name": self.name,
             "sha256": self.sha256,
             "size": self.size,
-            "executable_lines": self.executable_lines,
+            "code_lines": list(self.code_lines),
             "owner": self.owner,
         }
 
     @classmethod
     def parse(cls, data: object, path: str, problems: Problems) -> StartupFile | None:
         f = Fields(data, path, problems)
-        name = f.str("name")
+        name = f.get_str("name")
         if name and not name.endswith((".pth", ".start")):
             problems.add(f"{path}.name", "a startup file name ends with .pth or .start")
         if "/" in name or "\0" in name:
             problems.add(f"{path}.name", "must be a plain file name")
         made = cls(
             name=name,
-            sha256=f.sha256("sha256"),
-            size=f.int("size"),
-            executable_lines=f.int("executable_lines"),
-            owner=f.opt_str("owner"),
+            sha256=f.get_sha256("sha256"),
+            size=f.get_int("size"),
+            code_lines=f.get_list("code_lines", lambda v, p: str_item(v, p, problems)),
+            owner=f.get_opt_str("owner"),
         )
         return made if f.finish() else None
 
@@ -97,10 +97,12 @@ class SiteDir:
     def parse(cls, data: object, path: str, problems: Problems) -> SiteDir | None:
         f = Fields(data, path, problems)
         made = cls(
-            path=f.str("path"),
-            role=f.str("role", choices=("venv", "user", "system")),  # type: ignore[arg-type]
-            startup_files=f.list("startup_files", lambda v, p: StartupFile.parse(v, p, problems)),
-            unclaimed=f.list("unclaimed", lambda v, p: str_item(v, p, problems)),
+            path=f.get_str("path"),
+            role=f.get_str("role", choices=("venv", "user", "system")),  # type: ignore[arg-type]
+            startup_files=f.get_list(
+                "startup_files", lambda v, p: StartupFile.parse(v, p, problems)
+            ),
+            unclaimed=f.get_list("unclaimed", lambda v, p: str_item(v, p, problems)),
         )
         for name in duplicates([s.name for s in made.startup_files]):
             problems.add(f"{path}.startup_files", f"duplicate entry {name!r}")
@@ -124,9 +126,9 @@ class StartupModule:
     def parse(cls, data: object, path: str, problems: Problems) -> StartupModule | None:
         f = Fields(data, path, problems)
         made = cls(
-            name=f.str("name", choices=("sitecustomize", "usercustomize")),  # type: ignore[arg-type]
-            path=f.opt_str("path"),
-            sha256=f.opt_sha256("sha256"),
+            name=f.get_str("name", choices=("sitecustomize", "usercustomize")),  # type: ignore[arg-type]
+            path=f.get_opt_str("path"),
+            sha256=f.get_opt_sha256("sha256"),
         )
         if (made.path is None) != (made.sha256 is None):
             problems.add(path, "path and sha256 are both null or both set")
@@ -146,7 +148,7 @@ class FileHash:
     @classmethod
     def parse(cls, data: object, path: str, problems: Problems) -> FileHash | None:
         f = Fields(data, path, problems)
-        made = cls(path=f.str("path"), sha256=f.sha256("sha256"))
+        made = cls(path=f.get_str("path"), sha256=f.get_sha256("sha256"))
         return made if f.finish() else None
 
 
@@ -187,19 +189,17 @@ class Distribution:
     def parse(cls, data: object, path: str, problems: Problems) -> Distribution | None:
         f = Fields(data, path, problems)
         made = cls(
-            name=f.str("name"),
-            version=f.str("version"),
-            site_dir=f.str("site_dir"),
-            metadata_dir=f.str("metadata_dir"),
-            kind=f.str("kind", choices=("dist-info", "egg-info")),  # type: ignore[arg-type]
-            installer=f.opt_str("installer"),
-            metadata_sha256=f.sha256("metadata_sha256"),
-            record_sha256=f.opt_sha256("record_sha256"),
-            editable=f.bool("editable"),
-            files=f.list("files", lambda v, p: FileHash.parse(v, p, problems)),
+            name=f.get_str("name"),
+            version=f.get_str("version"),
+            site_dir=f.get_str("site_dir"),
+            metadata_dir=f.get_str("metadata_dir"),
+            kind=f.get_str("kind", choices=("dist-info", "egg-info")),  # type: ignore[arg-type]
+            installer=f.get_opt_str("installer"),
+            metadata_sha256=f.get_sha256("metadata_sha256"),
+            record_sha256=f.get_opt_sha256("record_sha256"),
+            editable=f.get_bool("editable"),
+            files=f.get_list("files", lambda v, p: FileHash.parse(v, p, problems)),
         )
-        if made.kind == "dist-info" and made.record_sha256 is None:
-            problems.add(f"{path}.record_sha256", "a dist-info distribution needs its RECORD hash")
         for name in duplicates([h.path for h in made.files]):
             problems.add(f"{path}.files", f"duplicate entry {name!r}")
         return made if f.finish() else None
@@ -219,8 +219,10 @@ class TrustedKey:
     @classmethod
     def parse(cls, data: object, path: str, problems: Problems) -> TrustedKey | None:
         f = Fields(data, path, problems)
-        f.str("keytype", choices=("ed25519",))
-        made = cls(keyid=f.sha256("keyid"), public=f.str("public"), name=f.str("name", ""))
+        f.get_str("keytype", choices=("ed25519",))
+        made = cls(
+            keyid=f.get_sha256("keyid"), public=f.get_str("public"), name=f.get_str("name", "")
+        )
         if made.public and not re.fullmatch(r"[0-9a-f]{64}", made.public):
             problems.add(f"{path}.public", "expected 64 lower-case hex digits (raw Ed25519 key)")
         elif made.public and made.keyid:
@@ -256,19 +258,21 @@ class Policy:
     def parse(cls, data: object, path: str, problems: Problems) -> Policy | None:
         f = Fields(data, path, problems)
         made = cls(
-            mode=f.str("mode", choices=("enforce", "warn")),  # type: ignore[arg-type]
-            unlisted_distributions=f.str(  # type: ignore[arg-type]
+            mode=f.get_str("mode", choices=("enforce", "warn")),  # type: ignore[arg-type]
+            unlisted_distributions=f.get_str(  # type: ignore[arg-type]
                 "unlisted_distributions", choices=("refuse", "report")
             ),
-            unclaimed_files=f.str("unclaimed_files", choices=("ignore", "report", "refuse")),  # type: ignore[arg-type]
-            keys=f.list("keys", lambda v, p: TrustedKey.parse(v, p, problems)),
-            threshold=f.int("threshold", minimum=1),
-            allow_env_override=f.bool("allow_env_override"),
+            unclaimed_files=f.get_str("unclaimed_files", choices=("ignore", "report", "refuse")),  # type: ignore[arg-type]
+            keys=f.get_list("keys", lambda v, p: TrustedKey.parse(v, p, problems)),
+            threshold=f.get_int("threshold", minimum=1),
+            allow_env_override=f.get_bool("allow_env_override"),
         )
         for keyid in duplicates([k.keyid for k in made.keys]):
             problems.add(f"{path}.keys", f"duplicate key {keyid}")
         if made.keys and made.threshold > len(made.keys):
-            problems.add(f"{path}.threshold", f"{made.threshold} exceeds the {len(made.keys)} keys listed")
+            problems.add(
+                f"{path}.threshold", f"{made.threshold} exceeds the {len(made.keys)} keys listed"
+            )
         return made if f.finish() else None
 
 
@@ -297,12 +301,12 @@ class EnvironmentInfo:
     def parse(cls, data: object, path: str, problems: Problems) -> EnvironmentInfo | None:
         f = Fields(data, path, problems)
         made = cls(
-            implementation=f.str("implementation"),
-            python_version=f.str("python_version"),
-            cache_tag=f.str("cache_tag"),
-            platform=f.str("platform"),
-            prefix=f.str("prefix"),
-            executable=f.str("executable"),
+            implementation=f.get_str("implementation"),
+            python_version=f.get_str("python_version"),
+            cache_tag=f.get_str("cache_tag"),
+            platform=f.get_str("platform"),
+            prefix=f.get_str("prefix"),
+            executable=f.get_str("executable"),
         )
         return made if f.finish() else None
 
@@ -346,26 +350,26 @@ class Manifest:
         problems = Problems()
         f = Fields(data, path, problems)
         if f.ok:
-            mtype = f.str("_type")
-            spec = f.str("spec_version")
+            mtype = f.get_str("_type")
+            spec = f.get_str("spec_version")
             if mtype and mtype != MANIFEST_TYPE:
                 raise ManifestError(f"not a pthguard manifest ({path}._type is {mtype!r})")
             if spec and spec != SPEC_VERSION:
                 raise ManifestError(
-                    f"unsupported manifest spec_version {spec!r} (this pthguard reads {SPEC_VERSION!r})",
+                    f"unsupported spec_version {spec!r} (this pthguard reads {SPEC_VERSION!r})",
                     remedy="upgrade pthguard",
                 )
-        version = f.int("version", minimum=1)
-        created = f.str("created")
-        expires = f.str("expires")
+        version = f.get_int("version", minimum=1)
+        created = f.get_str("created")
+        expires = f.get_str("expires")
         for name, value in (("created", created), ("expires", expires)):
             if value and not TIME_RE.match(value):
                 problems.add(f"{path}.{name}", "expected UTC time as YYYY-MM-DDTHH:MM:SSZ")
-        environment = f.obj("environment", lambda v, p: EnvironmentInfo.parse(v, p, problems))
-        policy = f.obj("policy", lambda v, p: Policy.parse(v, p, problems))
-        site_dirs = f.list("site_dirs", lambda v, p: SiteDir.parse(v, p, problems))
-        modules = f.list("startup_modules", lambda v, p: StartupModule.parse(v, p, problems))
-        dists = f.list("distributions", lambda v, p: Distribution.parse(v, p, problems))
+        environment = f.get_obj("environment", lambda v, p: EnvironmentInfo.parse(v, p, problems))
+        policy = f.get_obj("policy", lambda v, p: Policy.parse(v, p, problems))
+        site_dirs = f.get_list("site_dirs", lambda v, p: SiteDir.parse(v, p, problems))
+        modules = f.get_list("startup_modules", lambda v, p: StartupModule.parse(v, p, problems))
+        dists = f.get_list("distributions", lambda v, p: Distribution.parse(v, p, problems))
         f.finish()
         for dup in duplicates([s.path for s in site_dirs]):
             problems.add(f"{path}.site_dirs", f"duplicate site directory {dup!r}")

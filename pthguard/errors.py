@@ -32,7 +32,9 @@ class CanonicalJSONError(PthguardError):
 class ManifestError(PthguardError):
     """A manifest is not well formed. ``problems`` lists every ``path: message``."""
 
-    def __init__(self, message: str, problems: list[str] | None = None, *, remedy: str = "") -> None:
+    def __init__(
+        self, message: str, problems: list[str] | None = None, *, remedy: str = ""
+    ) -> None:
         self.problems = list(problems or [])
         if self.problems:
             message = f"{message}: " + "; ".join(self.problems[:5])

@@ -1,0 +1,808 @@
+"""The startup gate: runs inside every start of a guarded interpreter.
+
+This file is never imported by its name at startup. ``pthguard install`` compiles it with
+the target interpreter and marshals the code object beside the seal; a one-line ``.pth``
+file that sorts first loads that code by absolute path and executes it with ``_ROLE``,
+``_SEAL`` and ``_GATE`` in its namespace. Rules for this file, which every Python process of
+a guarded environment pays for:
+
+* standard library builtins only, taken from ``sys.modules`` or ``sys.builtin_module_names``
+  (``posix``, ``marshal``, ``time``, ``_io``): nothing a ``PYTHONPATH`` entry can shadow;
+* no hashing and no parsing on the warm path: ``.pth``/``.start`` files and startup
+  modules are compared byte for byte with the copies in the seal; a RECORD is trusted when
+  its stat fingerprint matches the seal, and hashed only when it does not;
+* every failure of the gate itself refuses to start in enforce mode (fail closed).
+
+Roles:
+
+``gate`` (3.10-3.14)
+    Replaces ``site.addpackage`` so that each later ``.pth`` is compared with the seal
+    before any of its lines runs; an allowed file is processed by CPython's own
+    ``addpackage`` reading the verified bytes (no second read). Wraps
+    ``site.execsitecustomize``: when ``.pth`` processing ends it restores ``site`` to stock,
+    reconciles every site directory (files that sorted before the gate, unknown site
+    directories, distributions) and runs ``sitecustomize`` from its verified bytes.
+``gate`` (3.15, PEP 829)
+    Runs as the first import line of the batch: everything has been read but no import
+    line or ``.start`` entry point has run. It empties the import lines and entry points of
+    files that are not allowed, removes the paths they added from ``sys.path``, and checks
+    the modules allowed entry points name, without importing them.
+``watchdog``
+    Runs from pthguard's ``sitecustomize``; the gate never lets it run, so reaching it means
+    the gate did not run (removed, hidden, suppressed by a ``.start`` file, or skipped).
+``sealed``
+    ``bin/python-guarded`` starts the interpreter with ``-S`` and calls the gate before
+    ``site.main()``: every ``.pth`` of every directory goes through the checks.
+"""
+
+# ruff: noqa: ANN001, ANN202, ANN401, BLE001, PLW0603, S102, PLC0415
+# mypy: disable-error-code="no-untyped-def,attr-defined"
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+EXIT_REFUSED = 78
+# Given by the line that executes this file; empty when it is imported (by tests).
+_ROLE: str = globals().get("_ROLE", "")
+_SEAL: str = globals().get("_SEAL", "")
+_GATE: str = globals().get("_GATE", "")
+_STDLIB: str = globals().get("_STDLIB", "")
+
+_posix: Any = sys.modules.get("posix") or sys.modules.get("nt")
+_marshal: Any = sys.modules.get("marshal") or __import__("marshal")
+_time: Any = sys.modules.get("time") or __import__("time")
+_io: Any = sys.modules.get("_io") or __import__("_io")
+_SEP = "/" if _posix.__name__ == "posix" else "\\"
+_START_NS = _time.perf_counter_ns()
+
+
+def _join(a: str, b: str) -> str:
+    return a + b if a.endswith(_SEP) else a + _SEP + b
+
+
+def _dirname(path: str) -> str:
+    head = path.rpartition(_SEP)[0]
+    return head or _SEP
+
+
+def _read(path: str) -> bytes:
+    with _io.open(path, "rb") as handle:
+        data: bytes = handle.read()
+    return data
+
+
+class _Violation:
+    __slots__ = ("detail", "executed", "path", "what")
+
+    def __init__(self, what: str, path: str, detail: str, executed: str) -> None:
+        self.what = what
+        self.path = path
+        self.detail = detail
+        self.executed = executed
+
+    def line(self) -> str:
+        tail = f" - {self.executed}" if self.executed else ""
+        return f"  {self.what} {self.path} ({self.detail}){tail}"
+
+
+class _State:
+    """Everything one interpreter start knows about its gate."""
+
+    def __init__(self, seal: dict[str, Any]) -> None:
+        self.seal = seal
+        self.sites: dict[str, Any] = {s[0]: s for s in seal["sites"]}
+        self.mode: str = seal["mode"]
+        self.violations: list[_Violation] = []
+        self.seen: set[str] = set()
+        self.verdicts: dict[str, bytes | None] = {}
+        self.active = True
+        self.timing: list[tuple[str, int]] = []
+        self.sha256: Any = None
+
+    def allowed(self, sitedir: str, name: str) -> bytes | None:
+        site = self.sites.get(sitedir)
+        return None if site is None else site[2].get(name)
+
+    def violate(self, what: str, path: str, detail: str, executed: str = "") -> None:
+        self.violations.append(_Violation(what, path, detail, executed))
+
+    def digest(self, data: bytes) -> str:
+        if self.sha256 is None:
+            self.sha256 = _load_sha256(self.seal.get("sha256_module"))
+        return str(self.sha256(data).hexdigest())
+
+
+def _load_sha256(location: Any) -> Any:
+    """sha256 from a builtin module, or an extension loaded by its absolute path."""
+    for name in ("_sha2", "_sha256", "_hashlib"):
+        if name in sys.builtin_module_names:
+            module = __import__(name)
+            return getattr(module, "openssl_sha256", None) or module.sha256
+    if not location:
+        raise RuntimeError("no sha256 implementation recorded in the seal")
+    name, path = location
+    bootstrap = sys.modules["_frozen_importlib"]
+    external = sys.modules["_frozen_importlib_external"]
+    loader = external.ExtensionFileLoader(name, path)
+    spec = external.spec_from_file_location(name, path, loader=loader)
+    module = bootstrap._load(spec)
+    return getattr(module, "openssl_sha256", None) or module.sha256
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def _load_seal() -> dict[str, Any]:
+    data = _read(_SEAL)
+    seal = _marshal.loads(data)
+    if not isinstance(seal, dict) or seal.get("format") != 1:
+        raise ValueError("unknown seal format")
+    if seal["cache_tag"] != sys.implementation.cache_tag:
+        raise ValueError(
+            f"the seal was compiled for {seal['cache_tag']}, this is {sys.implementation.cache_tag}"
+        )
+    if _time.time() >= seal["expires"]:
+        raise ValueError(f"the installed manifest expired at {seal['expires_text']}")
+    manifest = seal["manifest_path"]
+    try:
+        st = _posix.stat(manifest)
+    except OSError as exc:
+        raise ValueError(f"the installed manifest {manifest} is missing") from exc
+    if (st.st_size, st.st_mtime_ns, st.st_ino) != tuple(seal["manifest_stat"]):
+        raise ValueError(f"the installed manifest {manifest} changed after it was sealed")
+    return seal
+
+
+def _effective_mode(seal: dict[str, Any]) -> str:
+    mode = str(seal["mode"])
+    wanted = _posix.environ.get(b"PTHGUARD_MODE") if _SEP == "/" else None
+    if wanted == b"warn" and seal["allow_env_override"]:
+        return "warn"
+    return mode
+
+
+# -- refusing ------------------------------------------------------------------------------
+
+
+def _report(state: _State | None, headline: str, extra: list[str]) -> None:
+    seal = state.seal if state is not None else None
+    lines = [f"pthguard: {headline}"]
+    if state is not None:
+        lines.extend(v.line() for v in state.violations)
+    lines.extend(extra)
+    if seal is not None:
+        lines.append(
+            f"  manifest version {seal['manifest_version']}, signed by {seal['signers']}; "
+            f"run `pthguard verify --python {sys.executable}` for details"
+        )
+    try:
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+    except Exception:
+        _posix.write(2, ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace"))
+
+
+def _refuse(state: _State | None, headline: str, extra: list[str] | None = None) -> None:
+    _report(state, headline, extra or [])
+    _posix._exit(EXIT_REFUSED)
+
+
+def _conclude(state: _State, stage: str) -> None:
+    """Refuse (enforce) or warn about what was found so far."""
+    if not state.violations:
+        return
+    if state.mode == "enforce":
+        _refuse(state, "refusing to start: this environment does not match its signed manifest")
+    _report(
+        state,
+        f"warning: this environment does not match its signed manifest ({stage}); "
+        "unlisted startup code was not run",
+        [],
+    )
+    state.violations = []
+
+
+def _internal_error(state: _State | None, exc: BaseException) -> None:
+    mode = state.mode if state is not None else _FALLBACK_MODE
+    text = f"{type(exc).__name__}: {exc}"
+    if mode == "enforce":
+        _refuse(
+            state,
+            f"refusing to start: the startup gate failed ({text})",
+            [
+                "  the guard fails closed; run `pthguard status --python "
+                f"{sys.executable}` and reinstall with `pthguard install`"
+            ],
+        )
+    _report(state, f"warning: the startup gate failed ({text}); continuing in warn mode", [])
+
+
+_FALLBACK_MODE = "enforce"
+
+
+# -- checks shared by every role -------------------------------------------------------------
+
+
+def _list_startup_names(sitedir: str) -> list[str]:
+    try:
+        names = _posix.listdir(sitedir)
+    except OSError:
+        return []
+    skip_dot = sys.version_info >= (3, 13)
+    return sorted(
+        n
+        for n in names
+        if (n.endswith(".pth") or (n.endswith(".start") and sys.version_info >= (3, 15)))
+        and not (skip_dot and n.startswith("."))
+    )
+
+
+def _code_lines(data: bytes) -> int:
+    count = 0
+    for raw in data.splitlines():
+        line = raw.strip() if sys.version_info >= (3, 15) else raw
+        if line.startswith((b"import ", b"import\t")):
+            count += 1
+    return count
+
+
+def _describe(state: _State, data: bytes | None, expected: bytes | None) -> str:
+    if data is None:
+        return "unreadable"
+    parts = [f"sha256 {state.digest(data)}"]
+    if expected is not None:
+        parts.append(f"expected sha256 {state.digest(expected)}")
+    lines = _code_lines(data)
+    parts.append(f"{lines} executable line{'s' * (lines != 1)}")
+    return ", ".join(parts)
+
+
+def _reconcile_site(state: _State, sitedir: str, before_gate: bool) -> None:
+    """Every startup file of ``sitedir`` that the hook did not see must be allowed."""
+    site = state.sites.get(sitedir)
+    for name in _list_startup_names(sitedir):
+        full = _join(sitedir, name)
+        if full in state.seen or full == _GATE:
+            continue
+        expected = None if site is None else site[2].get(name)
+        try:
+            data = _read(full)
+        except OSError:
+            data = None
+        if data is not None and data == expected:
+            continue
+        executed = "EXECUTED before the gate ran" if before_gate else "NOT executed"
+        if data is not None and not _code_lines(data):
+            executed = "no executable lines; its paths were added" if before_gate else ""
+        what = "changed startup file" if expected is not None else "unlisted startup file"
+        state.violate(what, full, _describe(state, data, expected), executed)
+        state.seen.add(full)
+
+
+def _dist_label(metadata_dir: str) -> str:
+    """``six-1.17.0.dist-info`` -> ``six 1.17.0`` (display only)."""
+    stem = metadata_dir.rpartition(".")[0]
+    name, _, rest = stem.partition("-")
+    return f"{name} {rest.partition('-')[0]}".strip()
+
+
+def _check_distributions(state: _State, sitedir: str, site: Any) -> None:
+    dists: dict[str, Any] = site[3]
+    try:
+        names = _posix.listdir(sitedir)
+    except OSError as exc:
+        state.violate("unreadable site directory", sitedir, str(exc))
+        return
+    present = {n for n in names if n.endswith((".dist-info", ".egg-info"))}
+    policy = state.seal["unlisted_distributions"]
+    for name in sorted(present - dists.keys()):
+        if policy == "refuse":
+            state.violate(
+                f"unlisted distribution {_dist_label(name)}", _join(sitedir, name), "not signed"
+            )
+    for name in sorted(dists.keys() - present):
+        state.violate(
+            f"missing distribution {_dist_label(name)}", _join(sitedir, name), "signed, not found"
+        )
+    sealed_at = state.seal["sealed_at_ns"]
+    for name in sorted(present & dists.keys()):
+        rel, digest, fingerprint = dists[name]
+        if rel is None:
+            continue
+        path = _join(_join(sitedir, name), rel)
+        try:
+            st = _posix.stat(path)
+        except OSError:
+            state.violate(
+                f"changed distribution {_dist_label(name)}", _join(sitedir, name), f"no {rel}"
+            )
+            continue
+        now = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if now == fingerprint and st.st_mtime_ns < sealed_at:
+            continue
+        try:
+            found = state.digest(_read(path))
+        except OSError as exc:
+            state.violate(
+                f"changed distribution {_dist_label(name)}", _join(sitedir, name), f"{rel}: {exc}"
+            )
+            continue
+        if found != digest:
+            state.violate(
+                f"changed distribution {_dist_label(name)}",
+                _join(sitedir, name),
+                f"{rel} sha256 {found}, expected {digest}",
+            )
+
+
+def _final_checks(state: _State, processed: list[str]) -> None:
+    """Reconcile every processed site directory and the distributions."""
+    t0 = _time.perf_counter_ns()
+    gate_dir = _dirname(_GATE)
+    before = True
+    for sitedir in processed:
+        if sitedir == gate_dir:
+            before = False
+        _reconcile_site(state, sitedir, before_gate=before and _ROLE != "sealed")
+    for sitedir, site in state.sites.items():
+        if sitedir in processed:
+            _check_distributions(state, sitedir, site)
+    state.timing.append(("final checks", _time.perf_counter_ns() - t0))
+
+
+def _processed_site_dirs(state: _State, site: Any) -> list[str]:
+    """Site directories this start processed, in order: on sys.path and known to site."""
+    candidates = [s[0] for s in state.seal["sites"]]
+    user = getattr(site, "USER_SITE", None)
+    if getattr(site, "ENABLE_USER_SITE", False) and user and user not in candidates:
+        candidates.append(user)
+    return [d for d in candidates if d in sys.path]
+
+
+# -- startup modules -------------------------------------------------------------------------
+
+
+def _run_startup_module(state: _State, site: Any, name: str, original: Any) -> None:
+    """Import ``name`` (sitecustomize/usercustomize) only from bytes the seal allows."""
+    expected_path, expected = state.seal["modules"].get(name, (None, None))
+    bootstrap = sys.modules["_frozen_importlib"]
+    external = sys.modules["_frozen_importlib_external"]
+    own = state.seal.get("watchdog")
+    spec = bootstrap._find_spec(name, None)
+    if spec is not None and own and spec.origin == own:
+        rest = [p for p in sys.path if p != _dirname(own)]
+        spec = external.PathFinder.find_spec(name, rest)
+    origin = None if spec is None else spec.origin
+    if origin is None and expected_path is None:
+        return
+    if origin is None or not spec.has_location:
+        state.violate(
+            f"missing {name}" if origin is None else f"unverifiable {name}",
+            str(expected_path or origin),
+            "in the manifest" if origin is None else "not a file",
+        )
+        return
+    try:
+        data = _read(origin)
+    except OSError:
+        data = None
+    if data is None or origin != expected_path or data != expected:
+        what = f"unlisted {name}" if expected_path is None else f"changed {name}"
+        if expected_path is not None and origin != expected_path:
+            what = f"unlisted {name}"
+        state.violate(what, origin, _describe(state, data, expected), "NOT executed")
+        return
+    if origin.endswith(tuple(external.EXTENSION_SUFFIXES)):
+        original()  # a compiled module: bytes checked above, loaded by the import system
+        return
+    module = type(sys)(name)
+    module.__file__ = origin
+    module.__spec__ = spec
+    module.__loader__ = spec.loader
+    if spec.submodule_search_locations is not None:
+        module.__path__ = list(spec.submodule_search_locations)
+    module.__package__ = name if spec.submodule_search_locations is not None else ""
+    sys.modules[name] = module
+    try:
+        if origin.endswith(".pyc"):
+            code = _marshal.loads(data[16:])
+        else:
+            code = compile(data, origin, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+    except Exception as err:
+        sys.modules.pop(name, None)
+        if sys.flags.verbose:
+            sys.excepthook(*sys.exc_info())
+        else:
+            sys.stderr.write(
+                f"Error in {name}; set PYTHONVERBOSE for traceback:\n"
+                f"{err.__class__.__name__}: {err}\n"
+            )
+
+
+def _guarded_module(state: _State, site: Any, name: str, original: Any) -> None:
+    """The sitecustomize/usercustomize stage: check, run verified bytes, then conclude."""
+    try:
+        _run_startup_module(state, site, name, original)
+    except Exception as exc:
+        _internal_error(state, exc)
+    _conclude(state, name)
+
+
+# -- 3.10-3.14: the addpackage hook ----------------------------------------------------------
+
+
+_SITE_DECIDES = object()
+
+
+class _OneShotIO:
+    """Stands in for ``site.io`` during one ``addpackage`` call: serves verified bytes."""
+
+    def __init__(self, site: Any, real: Any, path: str, data: bytes) -> None:
+        self._site = site
+        self._real = real
+        self._path = path
+        self._data = data
+
+    def open_code(self, path: str) -> Any:
+        self._site.io = self._real
+        if path != self._path:
+            return self._real.open_code(path)
+        return self._real.BytesIO(self._data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _install_hooks(state: _State, site: Any) -> None:
+    original_addpackage = site.addpackage
+    original_sitecustomize = site.execsitecustomize
+    original_usercustomize = site.execusercustomize
+    real_io = site.io
+
+    def addpackage(sitedir, name, known_paths):
+        if not state.active:
+            return original_addpackage(sitedir, name, known_paths)
+        try:
+            verified = _verify_pth(sitedir, name)
+        except Exception as exc:
+            _internal_error(state, exc)
+            return known_paths
+        if verified is None:
+            return known_paths
+        if verified is _SITE_DECIDES:
+            return original_addpackage(sitedir, name, known_paths)
+        site.io = _OneShotIO(site, real_io, _join(sitedir, name), verified)
+        try:
+            return original_addpackage(sitedir, name, known_paths)
+        finally:
+            site.io = real_io
+
+    def _verify_pth(sitedir: str, name: str) -> Any:
+        """Verified bytes, None (skip the file), or _SITE_DECIDES (site skips it anyway)."""
+        full = _join(sitedir, name)
+        if full == _GATE:
+            state.seen.add(full)
+            return None
+        try:
+            st = _posix.lstat(full)
+        except OSError:
+            return _SITE_DECIDES
+        hidden = getattr(st, "st_flags", 0) & 0x8000  # UF_HIDDEN
+        if hidden and sys.version_info >= (3, 13):
+            return _SITE_DECIDES
+        if full in state.verdicts:  # a venv's site-packages is processed twice
+            return state.verdicts[full]
+        state.seen.add(full)
+        try:
+            data = _read(full)
+        except OSError:
+            data = None  # site would skip an unreadable file too
+        expected = state.allowed(sitedir, name)
+        if data is not None and data != expected:
+            what = "changed startup file" if expected is not None else "unlisted startup file"
+            state.violate(what, full, _describe(state, data, expected), "NOT executed")
+            data = None
+        state.verdicts[full] = data
+        return data
+
+    def execsitecustomize():
+        _end_of_pth_phase(state, site)
+        _guarded_module(state, site, "sitecustomize", original_sitecustomize)
+
+    def execusercustomize():
+        site.execusercustomize = original_usercustomize
+        _guarded_module(state, site, "usercustomize", original_usercustomize)
+
+    def restore() -> None:
+        if site.addpackage is addpackage:
+            site.addpackage = original_addpackage
+        if site.execsitecustomize is execsitecustomize:
+            site.execsitecustomize = original_sitecustomize
+
+    state.restore = restore
+    site.addpackage = addpackage
+    site.execsitecustomize = execsitecustomize
+    site.execusercustomize = execusercustomize
+
+
+def _end_of_pth_phase(state: _State, site: Any) -> None:
+    state.active = False
+    state.restore()
+    try:
+        _final_checks(state, _processed_site_dirs(state, site))
+    except Exception as exc:
+        _internal_error(state, exc)
+
+
+# -- 3.15: PEP 829 StartupState --------------------------------------------------------------
+
+
+def _pep829_import_lines(data: bytes) -> list[str]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        import locale  # noqa: F401  (already loaded by site on this path)
+
+        text = data.decode(sys.modules["locale"].getencoding())
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(("import ", "import\t")):
+            out.append(line)
+    return out
+
+
+def _pep829_entry_points(data: bytes) -> list[str] | None:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+
+
+def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> None:
+    """Neutralise what the batch ``startup`` holds that the seal does not allow."""
+    verdict: dict[str, bool] = {}
+
+    def allowed(filename: str) -> bool:
+        if filename not in verdict:
+            sitedir, _, name = filename.rpartition(_SEP)
+            expected = state.allowed(sitedir, name)
+            try:
+                data = _read(filename)
+            except OSError:
+                data = None
+            ok = data is not None and data == expected
+            verdict[filename] = ok
+            state.seen.add(filename)
+            if not ok:
+                what = "changed startup file" if expected is not None else "unlisted startup file"
+                ran = filename in executed_before
+                state.violate(
+                    what,
+                    filename,
+                    _describe(state, data, expected),
+                    "EXECUTED before the gate ran" if ran else "NOT executed",
+                )
+        return verdict[filename]
+
+    for filename, lines in startup._importexecs.items():
+        if filename == _GATE or filename in executed_before:
+            if filename in executed_before:
+                allowed(filename)
+            continue
+        if not allowed(filename):
+            lines.clear()
+            continue
+        sitedir, _, name = filename.rpartition(_SEP)
+        expected_lines = _pep829_import_lines(state.allowed(sitedir, name) or b"")
+        if list(lines) != expected_lines:
+            state.violate("changed startup file", filename, "import lines differ", "NOT executed")
+            lines.clear()
+    for filename, entries in startup._entrypoints.items():
+        if not allowed(filename):
+            entries.clear()
+            continue
+        for entry in list(entries):
+            problem = _check_entry_point(state, entry)
+            if problem:
+                state.violate("unverified entry point", f"{filename}: {entry}", problem, "NOT run")
+                entries.remove(entry)
+    for filename, path in list(startup._path_entries):
+        if filename is not None and not allowed(filename) and path in sys.path:
+            sys.path.remove(path)
+
+
+def _check_entry_point(state: _State, entry: str) -> str:
+    """The module an entry point names must be the sealed bytes; found without importing."""
+    modname = entry.partition(":")[0]
+    sealed = state.seal["entry_modules"].get(modname)
+    if sealed is None:
+        return "its module is not in the manifest"
+    external = sys.modules["_frozen_importlib_external"]
+    parts = modname.split(".")
+    search: Any = sys.path
+    for index in range(len(parts)):
+        spec = external.PathFinder.find_spec(".".join(parts[: index + 1]), search)
+        if spec is None or spec.origin is None:
+            return f"{'.'.join(parts[: index + 1])} not found"
+        expected = sealed.get(spec.origin)
+        try:
+            data = _read(spec.origin)
+        except OSError:
+            return f"{spec.origin} unreadable"
+        if expected is None or data != expected:
+            return f"{spec.origin} is not the file the manifest allows"
+        search = spec.submodule_search_locations
+    return ""
+
+
+def _find_startup_state() -> tuple[Any, Any]:
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_exec_imports" and "self" in frame.f_locals:
+            return frame.f_locals["self"], frame
+        frame = frame.f_back
+    return None, None
+
+
+def _gate_pep829(state: _State, site: Any) -> None:
+    startup, _ = _find_startup_state()
+    if startup is None:
+        raise RuntimeError("cannot find site.StartupState: the gate must run from a .pth file")
+    executed: set[str] = set()
+    for filename in startup._importexecs:
+        if filename == _GATE:
+            break
+        executed.add(filename)
+    _check_pep829(state, startup, executed)
+    original_sitecustomize = site.execsitecustomize
+    original_usercustomize = site.execusercustomize
+
+    def execsitecustomize():
+        site.execsitecustomize = original_sitecustomize
+        state.active = False
+        try:
+            _final_checks(state, _processed_site_dirs(state, site))
+        except Exception as exc:
+            _internal_error(state, exc)
+        _guarded_module(state, site, "sitecustomize", original_sitecustomize)
+
+    def execusercustomize():
+        site.execusercustomize = original_usercustomize
+        _guarded_module(state, site, "usercustomize", original_usercustomize)
+
+    site.execsitecustomize = execsitecustomize
+    site.execusercustomize = execusercustomize
+    _conclude(state, "import lines")
+
+
+# -- entry ---------------------------------------------------------------------------------
+
+
+def _timing(state: _State) -> None:
+    if _posix.environ.get(b"PTHGUARD_DEBUG") != b"timing":
+        return
+    total = (_time.perf_counter_ns() - _START_NS) / 1e6
+    parts = ", ".join(f"{label} {ns / 1e6:.3f} ms" for label, ns in state.timing)
+    sys.stderr.write(f"pthguard: gate {total:.3f} ms ({parts})\n")
+
+
+def _run_gate() -> None:
+    global _FALLBACK_MODE
+    site = sys.modules["site"]
+    marker = getattr(site, "_pthguard_state", None)
+    if marker is not None:
+        return  # second pass over a venv's site-packages: already active
+    state = None
+    try:
+        t0 = _time.perf_counter_ns()
+        seal = _load_seal()
+        _FALLBACK_MODE = seal["mode"]
+        state = _State(seal)
+        state.mode = _effective_mode(seal)
+        state.timing.append(("load seal", _time.perf_counter_ns() - t0))
+        site._pthguard_state = state
+        if hasattr(site, "StartupState"):
+            _gate_pep829(state, site)
+        else:
+            _install_hooks(state, site)
+        _timing(state)
+    except Exception as exc:
+        _internal_error(state, exc)
+
+
+def _run_watchdog() -> None:
+    site = sys.modules.get("site")
+    if site is not None and getattr(site, "_pthguard_state", None) is not None:
+        return
+    try:
+        seal = _load_seal()
+        mode = _effective_mode(seal)
+    except Exception as exc:
+        _refuse(None, f"refusing to start: the startup gate did not run, and {exc}")
+        return
+    message = (
+        "the startup gate did not run: its .pth file was removed, hidden, suppressed by a "
+        ".start file of the same name, or skipped"
+    )
+    if mode == "enforce":
+        _refuse(None, f"refusing to start: {message}", [f"  expected gate: {_GATE}"])
+    _report(None, f"warning: {message}", [])
+
+
+def _stdlib_site() -> Any:
+    """The ``site`` module from the standard library (frozen, or by its absolute path)."""
+    if "site" in sys.modules:
+        return sys.modules["site"]
+    bootstrap = sys.modules["_frozen_importlib"]
+    external = sys.modules["_frozen_importlib_external"]
+    spec = bootstrap.FrozenImporter.find_spec("site")
+    if spec is None:
+        path = _STDLIB + _SEP + "site.py"
+        spec = external.spec_from_file_location(
+            "site", path, loader=external.SourceFileLoader("site", path)
+        )
+    module = bootstrap.module_from_spec(spec)
+    sys.modules["site"] = module
+    try:
+        spec.loader.exec_module(module)  # under -S, site.main() does not run on import
+    except BaseException:
+        sys.modules.pop("site", None)
+        raise
+    return module
+
+
+def _run_sealed() -> None:
+    """``python -S`` launcher: arm every check, then run ``site.main()`` and the program."""
+    global _FALLBACK_MODE
+    state = None
+    try:
+        seal = _load_seal()
+        _FALLBACK_MODE = seal["mode"]
+        state = _State(seal)
+        state.mode = _effective_mode(seal)
+        site = _stdlib_site()
+        site._pthguard_state = state
+        if hasattr(site, "StartupState"):
+            original_process = site.StartupState.process
+
+            def process(self):
+                if state.active:
+                    try:
+                        _check_pep829(state, self, set())
+                    except Exception as exc:
+                        _internal_error(state, exc)
+                    _conclude(state, "startup files")
+                return original_process(self)
+
+            site.StartupState.process = process
+            original_sitecustomize = site.execsitecustomize
+
+            def execsitecustomize():
+                site.execsitecustomize = original_sitecustomize
+                site.StartupState.process = original_process
+                state.active = False
+                try:
+                    _final_checks(state, _processed_site_dirs(state, site))
+                except Exception as exc:
+                    _internal_error(state, exc)
+                _guarded_module(state, site, "sitecustomize", original_sitecustomize)
+
+            site.execsitecustomize = execsitecustomize
+        else:
+            _install_hooks(state, site)
+        site.main()
+        _timing(state)
+    except Exception as exc:
+        _internal_error(state, exc)
+
+
+if _ROLE == "gate":
+    _run_gate()
+elif _ROLE == "watchdog":
+    _run_watchdog()
+elif _ROLE == "sealed":
+    _run_sealed()

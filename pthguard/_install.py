@@ -1,0 +1,547 @@
+"""Install, inspect and remove the startup gate of one environment (the CLI's I/O shell).
+
+Layout in the first site directory the interpreter processes (a venv's site-packages):
+
+``!!pthguard-TOKEN.pth``
+    The gate: one import line that loads the compiled gate by absolute path. It sorts
+    before every plausible name; anything sorting earlier is detected at startup.
+``.pthguard-TOKEN/``
+    ``manifest.json`` (the signed manifest as given), ``trust/*.pub`` (trust anchors),
+    ``seal.bin`` (everything the gate compares, marshalled), ``gate.CACHE_TAG.bin`` (the
+    gate compiled by the target interpreter), ``install.json`` (what was installed).
+``sitecustomize.py``
+    The watchdog, only when that site directory has no ``sitecustomize`` of its own.
+``BIN/python-guarded``
+    The sealed launcher (``python -S`` + the gate before ``site.main()``).
+
+TOKEN is random per environment (kept on reinstall): a wheel built in advance cannot
+overwrite the gate or the seal by name. The gate ``.pth`` is written last on install and
+removed first on uninstall.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import marshal
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pthguard import _compare, _keys, _probe, _signing, _snapshot
+from pthguard._files import read_bytes, write_atomic
+from pthguard._manifest import Manifest
+from pthguard.errors import PthguardError
+
+GATE_PREFIX = "!!pthguard-"
+STATE_PREFIX = ".pthguard-"
+WATCHDOG_MARK = b"# pthguard watchdog"
+EXIT_REFUSED = 78
+_GATE_SOURCE = Path(__file__).with_name("_gate.py")
+_COMPILE = (
+    "import marshal, sys\n"
+    "src = open(sys.argv[1], 'rb').read()\n"
+    "sys.stdout.buffer.write(marshal.dumps(compile(src, sys.argv[1], 'exec', dont_inherit=True)))"
+)
+_SHA256_MODULE = (
+    "import sys, importlib\n"
+    "for n in ('_sha2', '_sha256', '_hashlib'):\n"
+    "    if n in sys.builtin_module_names:\n"
+    "        print('builtin', n); break\n"
+    "    try:\n"
+    "        m = importlib.import_module(n)\n"
+    "    except ImportError:\n"
+    "        continue\n"
+    "    print(n, m.__file__); break\n"
+)
+
+
+class InstallError(PthguardError):
+    """The guard cannot be installed, inspected or removed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Installation:
+    """What ``install.json`` records, and where the pieces are."""
+
+    site_dir: str
+    token: str
+    mode: str
+    manifest_version: int
+    gate_pth: str
+    state_dir: str
+    watchdog: str | None
+    watchdog_note: str
+    launcher: str | None
+    installed: str
+    python: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        doc = {
+            "site_dir": self.site_dir,
+            "token": self.token,
+            "mode": self.mode,
+            "manifest_version": self.manifest_version,
+            "gate_pth": self.gate_pth,
+            "state_dir": self.state_dir,
+            "watchdog": self.watchdog,
+            "watchdog_note": self.watchdog_note,
+            "launcher": self.launcher,
+            "installed": self.installed,
+            "python": self.python,
+        }
+        return (json.dumps(doc, indent=2) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Installation:
+        doc = json.loads(data)
+        return cls(**doc)
+
+    @property
+    def manifest_path(self) -> Path:
+        return Path(self.state_dir) / "manifest.json"
+
+    @property
+    def seal_path(self) -> Path:
+        return Path(self.state_dir) / "seal.bin"
+
+
+def gate_line(state_dir: str, cache_tag: str, gate_pth: str, role: str, mode: str) -> bytes:
+    """The single import line of the gate ``.pth`` (also the watchdog's body).
+
+    It loads the compiled gate by absolute path (nothing on ``sys.path`` is consulted) and,
+    in enforce mode, refuses to start if even that fails.
+    """
+    gate_bin = os.path.join(state_dir, f"gate.{cache_tag}.bin")
+    names = {
+        "__name__": "__pthguard_gate__",
+        "_ROLE": role,
+        "_SEAL": os.path.join(state_dir, "seal.bin"),
+        "_GATE": gate_pth,
+        "_STDLIB": "",
+    }
+    if mode == "enforce":
+        on_error = (
+            "    sys.stderr.write('pthguard: refusing to start: the startup gate cannot load "
+            "(%s: %s); run pthguard status\\n' % (type(e).__name__, e))\n"
+            "    sys.stderr.flush()\n"
+            f"    __import__('os')._exit({EXIT_REFUSED})\n"
+        )
+    else:
+        on_error = (
+            "    sys.stderr.write('pthguard: warning: the startup gate cannot load "
+            "(%s: %s)\\n' % (type(e).__name__, e))\n"
+        )
+    code = (
+        "try:\n"
+        "    import marshal\n"
+        f"    exec(marshal.loads(open({gate_bin!r}, 'rb').read()), {names!r})\n"
+        "except BaseException as e:\n" + on_error
+    )
+    return f"import sys; exec({code!r})\n".encode()
+
+
+def watchdog_source(line: bytes) -> bytes:
+    return (
+        WATCHDOG_MARK
+        + b": refuses to start when the gate did not run (pthguard status)\n"
+        + line.replace(b"'_ROLE': 'gate'", b"'_ROLE': 'watchdog'", 1)
+    )
+
+
+def launcher_source(
+    python: str, state_dir: str, cache_tag: str, gate_pth: str, stdlib: str
+) -> bytes:
+    gate_bin = os.path.join(state_dir, f"gate.{cache_tag}.bin")
+    seal = os.path.join(state_dir, "seal.bin")
+    return f"""#!{python} -S
+# pthguard sealed launcher: verifies every startup file before site runs any of it.
+import sys, marshal
+exec(marshal.loads(open({gate_bin!r}, "rb").read()), {{"__name__": "__pthguard_gate__",
+     "_ROLE": "sealed", "_SEAL": {seal!r}, "_GATE": {gate_pth!r}, "_STDLIB": {stdlib!r}}})
+del marshal
+args = sys.argv[1:]
+if sys.path and sys.path[0] == {os.path.dirname(python)!r}:
+    del sys.path[0]
+if not args or args[0] == "-":
+    import code
+    sys.argv = [""] + args[1:]
+    sys.path.insert(0, "")
+    code.interact() if sys.stdin.isatty() else exec(compile(sys.stdin.read(), "<stdin>", "exec"))
+elif args[0] == "-c" and len(args) > 1:
+    sys.argv = ["-c"] + args[2:]
+    sys.path.insert(0, "")
+    import __main__
+    exec(compile(args[1], "<string>", "exec"), __main__.__dict__)
+elif args[0] == "-m" and len(args) > 1:
+    import runpy
+    sys.argv = [args[1]] + args[2:]
+    sys.path.insert(0, "")
+    runpy._run_module_as_main(args[1])
+else:
+    import os, runpy
+    sys.argv = args
+    sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
+    runpy.run_path(args[0], run_name="__main__")
+""".encode()
+
+
+def find_installations(site_dirs: list[str]) -> list[Installation]:
+    found = []
+    for site in site_dirs:
+        try:
+            names = os.listdir(site)
+        except OSError:
+            continue
+        for name in sorted(names):
+            if name.startswith(STATE_PREFIX):
+                try:
+                    found.append(
+                        Installation.from_json(Path(site, name, "install.json").read_bytes())
+                    )
+                except (OSError, ValueError, TypeError) as exc:
+                    raise InstallError(
+                        f"{os.path.join(site, name)} holds a broken installation ({exc})",
+                        remedy="run `pthguard uninstall` and install again",
+                    ) from exc
+    return found
+
+
+def own_files(installations: list[Installation]) -> dict[str, bytes | None]:
+    """Files pthguard wrote, with their expected bytes (None: a directory of ours)."""
+    own: dict[str, bytes | None] = {}
+    for inst in installations:
+        line = _expected_line(inst)
+        own[inst.gate_pth] = line
+        own[inst.state_dir] = None
+        if inst.watchdog:
+            own[inst.watchdog] = watchdog_source(line)
+    return own
+
+
+def _expected_line(inst: Installation) -> bytes:
+    tag = inst.extra.get("cache_tag") or _tag_from_state(inst.state_dir)
+    return gate_line(inst.state_dir, tag, inst.gate_pth, "gate", inst.mode)
+
+
+def _tag_from_state(state_dir: str) -> str:
+    for name in sorted(os.listdir(state_dir)) if os.path.isdir(state_dir) else []:
+        if name.startswith("gate.") and name.endswith(".bin"):
+            return name[len("gate.") : -len(".bin")]
+    return ""
+
+
+def scan_environment(probe: _probe.Probe) -> tuple[_snapshot.Snapshot, list[Installation]]:
+    """Scan the environment, leaving out pthguard's own files."""
+    installs = find_installations([s.path for s in probe.site_dirs if s.exists])
+    snap = _snapshot.scan(probe, own=own_files(installs))
+    return snap, installs
+
+
+def _run(python: str, code: str, *args: str) -> bytes:
+    try:
+        done = subprocess.run(
+            [python, "-S", "-I", "-c", code, *args], capture_output=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InstallError(f"cannot run {python}: {exc}") from exc
+    if done.returncode != 0:
+        raise InstallError(f"{python} failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def _fingerprint(path: str) -> tuple[int, int, int, int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def build_seal(
+    *,
+    envelope: _signing.Envelope,
+    result: _signing.VerificationResult,
+    snap: _snapshot.Snapshot,
+    probe: _probe.Probe,
+    manifest_file: Path,
+    mode: str,
+    watchdog: str | None,
+    sha256_module: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """Everything the gate compares, from the live files, checked against the manifest."""
+    manifest = envelope.manifest
+    sealed_at = time.time_ns() - 50_000_000  # coarse file clocks: stay clear of the tick
+    sites = []
+    for site in manifest.site_dirs:
+        startup: dict[str, bytes] = {}
+        for entry in site.startup_files:
+            data = read_bytes(Path(site.path, entry.name), "startup file")
+            if _snapshot.sha256_bytes(data) != entry.sha256:
+                raise InstallError(f"{site.path}/{entry.name} changed while installing")
+            startup[entry.name] = data
+        dists: dict[str, tuple[str | None, str, tuple[int, ...]]] = {}
+        for dist in manifest.distributions:
+            if dist.site_dir != site.path:
+                continue
+            rel = "RECORD" if dist.record_sha256 else None
+            digest = dist.record_sha256 or dist.metadata_sha256
+            if rel is None and os.path.isdir(os.path.join(site.path, dist.metadata_dir)):
+                rel = "METADATA" if dist.kind == "dist-info" else "PKG-INFO"
+            if rel is None:
+                dists[dist.metadata_dir] = (None, digest, ())
+                continue
+            path = os.path.join(site.path, dist.metadata_dir, rel)
+            fingerprint = _fingerprint(path)
+            if _snapshot.sha256_file(path) != digest:
+                raise InstallError(f"{path} changed while installing")
+            dists[dist.metadata_dir] = (rel, digest, fingerprint)
+        sites.append((site.path, site.role, startup, dists))
+    modules: dict[str, tuple[str | None, bytes | None]] = {}
+    for module in manifest.startup_modules:
+        if module.path is None:
+            modules[module.name] = (None, None)
+            continue
+        data = read_bytes(Path(module.path), module.name)
+        if _snapshot.sha256_bytes(data) != module.sha256:
+            raise InstallError(f"{module.path} changed while installing")
+        modules[module.name] = (module.path, data)
+    entry_modules: dict[str, dict[str, bytes]] = {}
+    search = [*probe.sys_path, *(s.path for s in snap.site_dirs), *snap.path_lines]
+    for site in manifest.site_dirs:
+        for entry in site.startup_files:
+            if entry.name.endswith(".start"):
+                for point in entry.code_lines:
+                    dotted = point.partition(":")[0]
+                    chain = _snapshot.module_chain(probe, search, dotted)
+                    entry_modules[dotted] = {p: read_bytes(Path(p), "module") for p in chain}
+    st = os.stat(manifest_file)
+    signers = ", ".join(f"{k.name} (keyid {k.keyid[:16]})" for k in result.signed_by)
+    return {
+        "format": 1,
+        "cache_tag": probe.cache_tag,
+        "manifest_path": str(manifest_file),
+        "manifest_stat": (st.st_size, st.st_mtime_ns, st.st_ino),
+        "manifest_sha256": _snapshot.sha256_file(manifest_file),
+        "manifest_version": manifest.version,
+        "signers": signers,
+        "expires": int(manifest.expires_at.timestamp()),
+        "expires_text": manifest.expires,
+        "mode": mode,
+        "allow_env_override": manifest.policy.allow_env_override,
+        "unlisted_distributions": manifest.policy.unlisted_distributions,
+        "sealed_at_ns": sealed_at,
+        "sites": sites,
+        "modules": modules,
+        "entry_modules": entry_modules,
+        "watchdog": watchdog,
+        "sha256_module": sha256_module,
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstallResult:
+    installation: Installation
+    replaced_version: int | None
+    verification: _signing.VerificationResult
+    notes: list[str]
+
+
+def install(
+    *,
+    python: str | None,
+    manifest_path: Path,
+    trust: list[Path],
+    mode: str | None,
+    allow_downgrade: bool,
+    now: dt.datetime,
+) -> InstallResult:
+    data = read_bytes(manifest_path, "manifest")
+    envelope = _signing.parse_envelope(data, str(manifest_path))
+    anchors = [_keys.load_public_key(p) for p in trust]
+    result = _signing.verify(envelope, anchors, now, str(manifest_path))
+    manifest = envelope.manifest
+    probe = _probe.probe(python)
+    python = probe.executable
+    existing_sites = [s.path for s in probe.site_dirs if s.exists]
+    if not existing_sites:
+        raise InstallError(f"{python} has no site directory to guard")
+    site_dir = existing_sites[0]
+    installs = find_installations(existing_sites)
+    previous = next((i for i in installs if i.site_dir == site_dir), None)
+    replaced = None
+    if previous is not None:
+        old = _signing.parse_envelope(
+            read_bytes(previous.manifest_path, "installed manifest"), "installed manifest"
+        )
+        replaced = old.manifest.version
+        same = old.signed == envelope.signed
+        if not allow_downgrade and not same and manifest.version <= old.manifest.version:
+            raise InstallError(
+                f"{manifest_path} is version {manifest.version}, not newer than the installed "
+                f"version {old.manifest.version} (rollback refused)",
+                remedy="sign a manifest with a higher --version, or pass --allow-downgrade",
+            )
+    snap = _snapshot.scan(probe, own=own_files(installs))
+    if snap.errors:
+        raise InstallError(
+            "; ".join(f"{f.path}: {f.message}" for f in snap.errors[:3]),
+            remedy="fix these files and run install again",
+        )
+    _check_matches(manifest, snap)
+    token = previous.token if previous is not None else secrets.token_hex(6)
+    state_dir = os.path.join(site_dir, STATE_PREFIX + token)
+    gate_pth = os.path.join(site_dir, f"{GATE_PREFIX}{token}.pth")
+    chosen_mode = mode or manifest.policy.mode
+    watchdog, note = _watchdog_place(probe, site_dir, previous)
+    try:
+        os.makedirs(os.path.join(state_dir, "trust"), exist_ok=True)
+        for old_key in Path(state_dir, "trust").glob("*.pub"):
+            old_key.unlink()
+    except OSError as exc:
+        raise InstallError(f"cannot write {state_dir}: {exc.strerror}") from exc
+    installed_manifest = Path(state_dir, "manifest.json")
+    write_atomic(installed_manifest, data)
+    for anchor, key in zip(trust, anchors, strict=True):
+        write_atomic(Path(state_dir, "trust", f"{key.name}.pub"), read_bytes(anchor, "key"))
+    gate_code = _run(python, _COMPILE, str(_GATE_SOURCE))
+    write_atomic(Path(state_dir, f"gate.{probe.cache_tag}.bin"), gate_code)
+    sha_module = _sha256_module(python)
+    seal = build_seal(
+        envelope=envelope,
+        result=result,
+        snap=snap,
+        probe=probe,
+        manifest_file=installed_manifest,
+        mode=chosen_mode,
+        watchdog=watchdog,
+        sha256_module=sha_module,
+    )
+    write_atomic(Path(state_dir, "seal.bin"), marshal.dumps(seal, 4))
+    line = gate_line(state_dir, probe.cache_tag, gate_pth, "gate", chosen_mode)
+    launcher = os.path.join(os.path.dirname(python), "python-guarded")
+    write_atomic(
+        Path(launcher),
+        launcher_source(python, state_dir, probe.cache_tag, gate_pth, probe.stdlib),
+        0o755,
+    )
+    if watchdog is not None:
+        write_atomic(Path(watchdog), watchdog_source(line))
+    installation = Installation(
+        site_dir=site_dir,
+        token=token,
+        mode=chosen_mode,
+        manifest_version=manifest.version,
+        gate_pth=gate_pth,
+        state_dir=state_dir,
+        watchdog=watchdog,
+        watchdog_note=note,
+        launcher=launcher,
+        installed=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        python=python,
+    )
+    write_atomic(Path(state_dir, "install.json"), installation.to_json())
+    write_atomic(Path(gate_pth), line)
+    notes = [note] if note else []
+    return InstallResult(
+        installation=installation, replaced_version=replaced, verification=result, notes=notes
+    )
+
+
+def _check_matches(manifest: Manifest, snap: _snapshot.Snapshot) -> None:
+    live = _snapshot.to_manifest(
+        snap,
+        version=manifest.version,
+        created=manifest.created,
+        expires=manifest.expires,
+        policy=manifest.policy,
+    )
+    diffs = [d for d in _compare.compare(manifest, live) if d.severity == "violation"]
+    if diffs:
+        shown = "; ".join(f"{d.change} {d.category} {d.subject}" for d in diffs[:3])
+        more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
+        raise InstallError(
+            f"the environment does not match the manifest: {shown}{more}; nothing was installed",
+            remedy="run `pthguard verify` for details, then snapshot and sign again",
+        )
+
+
+def _watchdog_place(
+    probe: _probe.Probe, site_dir: str, previous: Installation | None
+) -> tuple[str | None, str]:
+    if previous is not None and previous.watchdog:
+        return previous.watchdog, ""
+    mine = os.path.join(site_dir, "sitecustomize.py")
+    for entry in probe.sys_path:
+        for name in ("sitecustomize.py", "sitecustomize"):
+            if os.path.exists(os.path.join(entry, name)):
+                return None, (
+                    f"watchdog not installed: {os.path.join(entry, name)} is imported before "
+                    "any site directory; use the sealed launcher (bin/python-guarded) to close "
+                    "the window where a suppressed gate goes unnoticed"
+                )
+    existing = [
+        n for n in os.listdir(site_dir) if n == "sitecustomize" or n.startswith("sitecustomize.")
+    ]
+    if existing:
+        return None, (
+            f"watchdog not installed: {site_dir} already has {existing[0]} (left untouched); "
+            "use the sealed launcher (bin/python-guarded) for full coverage"
+        )
+    return mine, ""
+
+
+def _sha256_module(python: str) -> tuple[str, str] | None:
+    out = _run(python, _SHA256_MODULE).decode().split(maxsplit=1)
+    if len(out) != 2 or out[0] == "builtin":
+        return None
+    return (out[0], out[1].strip())
+
+
+def uninstall(python: str | None) -> list[str]:
+    """Remove every pthguard file from the environment; returns what was removed."""
+    probe = _probe.probe(python)
+    installs = find_installations([s.path for s in probe.site_dirs if s.exists])
+    removed: list[str] = []
+    for inst in installs:
+        own = own_files([inst])
+        for path in (inst.gate_pth, inst.watchdog, inst.launcher):
+            if path is None or not os.path.lexists(path):
+                continue
+            expected = own.get(path)
+            if path != inst.launcher and expected is not None:
+                try:
+                    current = Path(path).read_bytes()
+                except OSError:
+                    current = None
+                if current != expected:
+                    raise InstallError(
+                        f"{path} is not the file pthguard wrote; not removing it",
+                        remedy="inspect it, remove it by hand, then run uninstall again",
+                    )
+            Path(path).unlink()
+            removed.append(path)
+        shutil.rmtree(inst.state_dir)
+        removed.append(inst.state_dir)
+    return removed
+
+
+def guarded_start(python: str) -> tuple[int, str]:
+    """Start the interpreter for real (the gate runs) and return (exit code, stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.pop("PTHGUARD_MODE", None)
+    try:
+        done = subprocess.run(
+            [python, "-c", "pass"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return (-1, str(exc))
+    return (done.returncode, done.stderr)

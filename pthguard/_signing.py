@@ -1,0 +1,210 @@
+"""The signed envelope ``{"signed": {...}, "signatures": [{"keyid": ..., "sig": ...}]}``.
+
+Signatures are Ed25519 over :func:`pthguard._canonical.canonical_bytes` of ``signed``.
+Parsing is strict and complete before any signature work: a malformed envelope or manifest
+fails without touching a key. Verification counts each trusted keyid once, however many
+signature entries carry it, and needs ``policy.threshold`` of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+
+from pthguard._canonical import canonical_bytes, dumps_pretty, loads
+from pthguard._fields import Fields, Problems
+from pthguard._keys import PrivateKey, PublicKey
+from pthguard._manifest import Manifest
+from pthguard.errors import CanonicalJSONError, ExpiredError, ManifestError, SignatureError
+
+SIG_RE = re.compile(r"[0-9a-f]{128}\Z")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signature:
+    keyid: str
+    sig: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"keyid": self.keyid, "sig": self.sig}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Envelope:
+    """A parsed manifest file: the raw ``signed`` mapping, its model, and the signatures."""
+
+    signed: dict[str, Any]
+    manifest: Manifest
+    signatures: tuple[Signature, ...] = ()
+
+    def to_bytes(self) -> bytes:
+        return dumps_pretty(
+            {"signed": self.signed, "signatures": [s.to_dict() for s in self.signatures]}
+        )
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest) -> Envelope:
+        return cls(signed=manifest.to_dict(), manifest=manifest)
+
+
+def parse_envelope(data: bytes, source: str = "manifest") -> Envelope:
+    """Parse a manifest file strictly; raises :class:`ManifestError` naming ``source``."""
+    if not data.strip():
+        raise ManifestError(f"{source} is empty", remedy="write it with `pthguard snapshot`")
+    try:
+        document = loads(data)
+    except CanonicalJSONError as exc:
+        raise ManifestError(
+            f"{source} is not valid JSON ({exc})",
+            remedy="it may be truncated or edited by hand; take a fresh copy",
+        ) from exc
+    problems = Problems()
+    f = Fields(document, "$", problems)
+    signatures = f.get_list("signatures", lambda v, p: _parse_signature(v, p, problems))
+    signed = f.data.get("signed")
+    f.seen.add("signed")
+    f.finish()
+    if problems.items:
+        raise ManifestError(f"{source} is malformed", problems.items)
+    try:
+        manifest = Manifest.from_dict(signed)
+    except ManifestError as exc:
+        raise ManifestError(f"{source} is malformed", exc.problems) from exc
+    try:
+        canonical_bytes(signed)
+    except CanonicalJSONError as exc:
+        raise ManifestError(f"{source} is malformed: {exc}") from exc
+    if not isinstance(signed, dict):  # Manifest.from_dict accepted it, so this cannot happen
+        raise ManifestError(f"{source}: signed is not an object")
+    return Envelope(signed=signed, manifest=manifest, signatures=signatures)
+
+
+def _parse_signature(value: object, path: str, problems: Problems) -> Signature | None:
+    f = Fields(value, path, problems)
+    made = Signature(keyid=f.get_sha256("keyid"), sig=f.get_str("sig"))
+    if made.sig and not SIG_RE.match(made.sig):
+        problems.add(f"{path}.sig", "expected 128 lower-case hex digits (Ed25519 signature)")
+    return made if f.finish() else None
+
+
+def sign(envelope: Envelope, key: PrivateKey) -> Envelope:
+    """Add ``key``'s signature; an older signature by the same key is replaced."""
+    sig = key.key.sign(canonical_bytes(envelope.signed)).hex()
+    keyid = key.public.keyid
+    kept = tuple(s for s in envelope.signatures if s.keyid != keyid)
+    return Envelope(
+        signed=envelope.signed,
+        manifest=envelope.manifest,
+        signatures=(*kept, Signature(keyid=keyid, sig=sig)),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerificationResult:
+    """What the signatures establish; :attr:`ok` when the threshold is met."""
+
+    threshold: int
+    signed_by: tuple[PublicKey, ...] = ()
+    invalid: tuple[str, ...] = ()  # keyids of trusted keys whose signature does not verify
+    untrusted: tuple[str, ...] = ()  # keyids that signed but are not trusted here
+    not_in_policy: tuple[str, ...] = ()  # trusted keyids the signed policy does not list
+    eligible: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return len(self.signed_by) >= self.threshold
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.threshold - len(self.signed_by))
+
+
+def check_signatures(envelope: Envelope, trusted: list[PublicKey]) -> VerificationResult:
+    """Count valid signatures by distinct eligible keys; never raises for bad signatures.
+
+    Eligible keys are the trust anchors given here; when the signed policy lists keys, only
+    anchors that it also lists are eligible.
+    """
+    policy = envelope.manifest.policy
+    if policy.threshold < 1:
+        raise SignatureError("the manifest's threshold is below 1")
+    anchors = {k.keyid: k for k in trusted}
+    listed = {k.keyid for k in policy.keys}
+    eligible = {kid: k for kid, k in anchors.items() if not listed or kid in listed}
+    message = canonical_bytes(envelope.signed)
+    good: dict[str, PublicKey] = {}
+    invalid: list[str] = []
+    untrusted: list[str] = []
+    for signature in envelope.signatures:
+        key = eligible.get(signature.keyid)
+        if key is None:
+            if signature.keyid not in untrusted:
+                untrusted.append(signature.keyid)
+            continue
+        try:
+            key.verifier().verify(bytes.fromhex(signature.sig), message)
+        except InvalidSignature:
+            if signature.keyid not in good and signature.keyid not in invalid:
+                invalid.append(signature.keyid)
+            continue
+        good[signature.keyid] = key
+    return VerificationResult(
+        threshold=policy.threshold,
+        signed_by=tuple(good.values()),
+        invalid=tuple(k for k in invalid if k not in good),
+        untrusted=tuple(untrusted),
+        not_in_policy=tuple(kid for kid in anchors if listed and kid not in listed),
+        eligible=tuple(eligible),
+    )
+
+
+def verify(
+    envelope: Envelope, trusted: list[PublicKey], now: dt.datetime, source: str = "manifest"
+) -> VerificationResult:
+    """Raise :class:`SignatureError` or :class:`ExpiredError` unless the manifest counts."""
+    if not trusted:
+        raise SignatureError(
+            f"no trusted keys to verify {source}", remedy="pass --trust PUBLIC_KEY"
+        )
+    result = check_signatures(envelope, trusted)
+    if not result.ok:
+        raise SignatureError(_explain(result, envelope, source), remedy=_remedy(result, envelope))
+    if now >= envelope.manifest.expires_at:
+        raise ExpiredError(
+            f"{source} expired at {envelope.manifest.expires}",
+            remedy="take a new snapshot and sign it (pthguard snapshot --expires ...)",
+        )
+    return result
+
+
+def _explain(result: VerificationResult, envelope: Envelope, source: str) -> str:
+    if not envelope.signatures:
+        return f"{source} has no signatures"
+    parts = [f"{source}: {len(result.signed_by)} of {result.threshold} required trusted signatures"]
+    if result.invalid:
+        parts.append(
+            "signature by "
+            + ", ".join(k[:16] for k in result.invalid)
+            + " does not match (the manifest was changed after signing, or the signature is bad)"
+        )
+    if result.untrusted:
+        parts.append("signed by untrusted key " + ", ".join(k[:16] for k in result.untrusted))
+    if result.not_in_policy:
+        parts.append(
+            "trusted key "
+            + ", ".join(k[:16] for k in result.not_in_policy)
+            + " is not among the keys the signed policy allows"
+        )
+    return "; ".join(parts)
+
+
+def _remedy(result: VerificationResult, envelope: Envelope) -> str:
+    if not envelope.signatures:
+        return "sign it with `pthguard sign MANIFEST --key PRIVATE_KEY`"
+    if result.invalid:
+        return "take the manifest as it was signed, or review it and sign it again"
+    return "pass the signer's public key with --trust, or collect more signatures"
