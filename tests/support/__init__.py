@@ -1,0 +1,1 @@
+"""Shared infrastructure of the real-environment tests: interpreters, venvs, wheels."""
