@@ -118,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--python", help="interpreter of the environment (default: this one)")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
+    p = sub.add_parser(
+        "protect", help="guard this machine's environment: local key, snapshot, sign, install"
+    )
+    p.add_argument("--python", help="interpreter of the environment (default: this one)")
+    p.add_argument("--yes", action="store_true", help="do not ask before re-signing changes")
+    p.add_argument("--mode", choices=("enforce", "warn"), default="enforce")
+    p.add_argument("--expires-days", type=int, default=365, help="manifest lifetime (default: 365)")
+
     p = sub.add_parser("diff", help="what changed between two manifests, for review")
     p.add_argument("old", type=Path)
     p.add_argument("new", type=Path)
@@ -455,6 +463,47 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     return EXIT_DIFFERENCES if differences else EXIT_OK
 
 
+def cmd_protect(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
+    from pthguard import _protect, _report  # noqa: PLC0415
+
+    if args.expires_days < 1:
+        raise UsageError("--expires-days must be at least 1")
+    now = clock()
+    chosen = _protect.plan(args.python, now=now, expires_days=args.expires_days, mode=args.mode)
+    if chosen.key.created:
+        print(f"created a local signing key: {chosen.key.private} (mode 0600)", file=out)
+    if chosen.previous_version is not None:
+        if not chosen.differences:
+            print(
+                f"nothing changed since manifest version {chosen.previous_version}; "
+                "the guard stays as it is",
+                file=out,
+            )
+            return EXIT_OK
+        out.write(_report.diff_text("installed manifest", "this environment", chosen.differences))
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError("changes need confirmation: review them above, then add --yes")
+            answer = input("sign these changes and install them? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("nothing was changed", file=out)
+                return EXIT_DIFFERENCES
+    done = _protect.apply(chosen, args.python, now=now)
+    inst = done.installation
+    print(
+        f"signed {chosen.manifest_path} (version {inst.manifest_version}) "
+        f"with {chosen.key.private}",
+        file=out,
+    )
+    print(f"guarded {inst.python} in {inst.mode} mode: gate {inst.gate_pth}", file=out)
+    for note in done.notes:
+        print(f"note: {note}", file=out)
+    print(f"check it:  pthguard status --python {inst.python}", file=out)
+    print(f"after an intended change: pthguard protect --python {inst.python}", file=out)
+    print(f"undo it:   pthguard uninstall --python {inst.python}", file=out)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, Clock], int]] = {
     "keygen": cmd_keygen,
     "snapshot": cmd_snapshot,
@@ -464,6 +513,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, Clock], int]] = {
     "install": cmd_install,
     "uninstall": cmd_uninstall,
     "status": cmd_status,
+    "protect": cmd_protect,
 }
 
 
