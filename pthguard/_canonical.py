@@ -140,6 +140,8 @@ def loads(data: bytes) -> Any:  # noqa: ANN401 (any JSON value)
         ) from exc
     except RecursionError as exc:
         raise CanonicalJSONError("JSON nested too deeply") from exc
+    except ValueError as exc:  # an integer too long to convert (sys.get_int_max_str_digits)
+        raise CanonicalJSONError(f"not JSON: {exc}") from exc
 
 
 def dumps_pretty(value: object) -> bytes:

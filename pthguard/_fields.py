@@ -71,7 +71,7 @@ class Fields:
 
     def get_sha256(self, name: str) -> str:
         value = self.get_str(name)
-        if value and not SHA256_RE.match(value):
+        if isinstance(self.data.get(name), str) and not SHA256_RE.match(value):
             self._fail(name, "expected a sha256 digest (64 lower-case hex digits)")
         return value
 

@@ -18,7 +18,7 @@ from pthguard.errors import ManifestError
 
 MANIFEST_TYPE = "pthguard-manifest"
 SPEC_VERSION = "1"
-TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z", re.ASCII)
 KEYID_RE = re.compile(r"[0-9a-f]{64}\Z")
 
 Mode = Literal["enforce", "warn"]
@@ -62,7 +62,7 @@ class StartupFile:
     def parse(cls, data: object, path: str, problems: Problems) -> StartupFile | None:
         f = Fields(data, path, problems)
         name = f.get_str("name")
-        if name and not name.endswith((".pth", ".start")):
+        if isinstance(f.data.get("name"), str) and not name.endswith((".pth", ".start")):
             problems.add(f"{path}.name", "a startup file name ends with .pth or .start")
         if "/" in name or "\0" in name:
             problems.add(f"{path}.name", "must be a plain file name")
@@ -223,7 +223,7 @@ class TrustedKey:
         made = cls(
             keyid=f.get_sha256("keyid"), public=f.get_str("public"), name=f.get_str("name", "")
         )
-        if made.public and not re.fullmatch(r"[0-9a-f]{64}", made.public):
+        if isinstance(f.data.get("public"), str) and not re.fullmatch(r"[0-9a-f]{64}", made.public):
             problems.add(f"{path}.public", "expected 64 lower-case hex digits (raw Ed25519 key)")
         elif made.public and made.keyid:
             from pthguard._keys import keyid_of_raw  # noqa: PLC0415 (avoids a cycle)
@@ -352,9 +352,9 @@ class Manifest:
         if f.ok:
             mtype = f.get_str("_type")
             spec = f.get_str("spec_version")
-            if mtype and mtype != MANIFEST_TYPE:
+            if isinstance(f.data.get("_type"), str) and mtype != MANIFEST_TYPE:
                 raise ManifestError(f"not a pthguard manifest ({path}._type is {mtype!r})")
-            if spec and spec != SPEC_VERSION:
+            if isinstance(f.data.get("spec_version"), str) and spec != SPEC_VERSION:
                 raise ManifestError(
                     f"unsupported spec_version {spec!r} (this pthguard reads {SPEC_VERSION!r})",
                     remedy="upgrade pthguard",
@@ -363,8 +363,11 @@ class Manifest:
         created = f.get_str("created")
         expires = f.get_str("expires")
         for name, value in (("created", created), ("expires", expires)):
-            if value and not TIME_RE.match(value):
-                problems.add(f"{path}.{name}", "expected UTC time as YYYY-MM-DDTHH:MM:SSZ")
+            if isinstance(f.data.get(name), str):
+                try:
+                    parse_time(value)  # the pattern alone lets 2026-13-45T99:00:00Z through
+                except ValueError:
+                    problems.add(f"{path}.{name}", "expected UTC time as YYYY-MM-DDTHH:MM:SSZ")
         environment = f.get_obj("environment", lambda v, p: EnvironmentInfo.parse(v, p, problems))
         policy = f.get_obj("policy", lambda v, p: Policy.parse(v, p, problems))
         site_dirs = f.get_list("site_dirs", lambda v, p: SiteDir.parse(v, p, problems))

@@ -1,6 +1,9 @@
 """The signed envelope ``{"signed": {...}, "signatures": [{"keyid": ..., "sig": ...}]}``.
 
-Signatures are Ed25519 over :func:`pthguard._canonical.canonical_bytes` of ``signed``.
+Signatures are Ed25519 over :func:`pthguard._canonical.canonical_bytes` of ``signed``: either
+plain (``format`` absent or ``"ed25519"``), or an OpenSSH SSHSIG of those bytes in the
+``pthguard`` namespace (``"format": "sshsig"``, the armored text in ``sshsig``, ``sig`` the
+Ed25519 signature inside it), as ``ssh-keygen -Y sign -n pthguard`` makes it.
 Parsing is strict and complete before any signature work: a malformed envelope or manifest
 fails without touching a key. Verification counts each trusted keyid once, however many
 signature entries carry it, and needs ``policy.threshold`` of them.
@@ -11,26 +14,43 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 
+from pthguard import _sshsig
 from pthguard._canonical import canonical_bytes, dumps_pretty, loads
 from pthguard._fields import Fields, Problems
 from pthguard._keys import PrivateKey, PublicKey
 from pthguard._manifest import Manifest
-from pthguard.errors import CanonicalJSONError, ExpiredError, ManifestError, SignatureError
+from pthguard.errors import (
+    CanonicalJSONError,
+    ExpiredError,
+    ManifestError,
+    PthguardError,
+    SignatureError,
+)
 
 SIG_RE = re.compile(r"[0-9a-f]{128}\Z")
+SignatureFormat = Literal["ed25519", "sshsig"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Signature:
     keyid: str
-    sig: str
+    sig: str  # hex Ed25519 signature (for sshsig: the one inside the SSHSIG blob)
+    format: SignatureFormat = "ed25519"
+    sshsig: str | None = None  # the armored SSHSIG text, for format "sshsig"
 
     def to_dict(self) -> dict[str, str]:
-        return {"keyid": self.keyid, "sig": self.sig}
+        if self.format == "ed25519":
+            return {"keyid": self.keyid, "sig": self.sig}
+        return {
+            "keyid": self.keyid,
+            "sig": self.sig,
+            "format": self.format,
+            "sshsig": self.sshsig or "",
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,11 +89,21 @@ def parse_envelope(data: bytes, source: str = "manifest") -> Envelope:
     f.seen.add("signed")
     f.finish()
     if problems.items:
-        raise ManifestError(f"{source} is malformed", problems.items)
+        raise ManifestError(
+            f"{source} is malformed",
+            problems.items,
+            remedy="it was edited by hand or damaged; take a fresh copy or snapshot again",
+        )
     try:
         manifest = Manifest.from_dict(signed)
     except ManifestError as exc:
-        raise ManifestError(f"{source} is malformed", exc.problems) from exc
+        if not exc.problems:  # wrong _type or spec_version: keep its message and remedy
+            raise ManifestError(f"{source}: {exc}", remedy=exc.remedy) from exc
+        raise ManifestError(
+            f"{source} is malformed",
+            exc.problems,
+            remedy="it was edited by hand or damaged; take a fresh copy or snapshot again",
+        ) from exc
     try:
         canonical_bytes(signed)
     except CanonicalJSONError as exc:
@@ -85,22 +115,70 @@ def parse_envelope(data: bytes, source: str = "manifest") -> Envelope:
 
 def _parse_signature(value: object, path: str, problems: Problems) -> Signature | None:
     f = Fields(value, path, problems)
+    form = f.get_str("format", "ed25519", choices=("ed25519", "sshsig"))
     made = Signature(keyid=f.get_sha256("keyid"), sig=f.get_str("sig"))
     if made.sig and not SIG_RE.match(made.sig):
         problems.add(f"{path}.sig", "expected 128 lower-case hex digits (Ed25519 signature)")
+    if form == "sshsig":
+        armored = f.get_str("sshsig")
+        made = Signature(keyid=made.keyid, sig=made.sig, format="sshsig", sshsig=armored)
+        if armored:
+            _check_sshsig_entry(made, path, problems)
     return made if f.finish() else None
+
+
+def _check_sshsig_entry(made: Signature, path: str, problems: Problems) -> None:
+    """Structure only (no signature work): namespace, keyid and sig agree with the SSHSIG."""
+    try:
+        parsed = _sshsig.parse_sshsig(made.sshsig or "", "the SSH signature")
+    except PthguardError as exc:
+        problems.add(f"{path}.sshsig", str(exc))
+        return
+    if parsed.namespace != _sshsig.NAMESPACE:
+        problems.add(f"{path}.sshsig", f"namespace is {parsed.namespace!r}, not 'pthguard'")
+    if made.keyid and parsed.public_key.keyid != made.keyid:
+        problems.add(f"{path}.keyid", "is not the keyid of the key that made the SSH signature")
+    if made.sig and parsed.signature.hex() != made.sig:
+        problems.add(f"{path}.sig", "is not the signature inside the SSH signature")
+
+
+def parse_signature(value: object, source: str) -> Signature:
+    """Parse one signature entry (as in ``signatures``, or a detached signature file)."""
+    problems = Problems()
+    made = _parse_signature(value, "$", problems)
+    if problems.items or made is None:
+        raise SignatureError(f"{source} is not a valid signature: " + "; ".join(problems.items))
+    return made
+
+
+def add_signature(envelope: Envelope, signature: Signature) -> Envelope:
+    """Add ``signature``; an older signature by the same keyid is replaced."""
+    kept = tuple(s for s in envelope.signatures if s.keyid != signature.keyid)
+    return Envelope(
+        signed=envelope.signed, manifest=envelope.manifest, signatures=(*kept, signature)
+    )
 
 
 def sign(envelope: Envelope, key: PrivateKey) -> Envelope:
     """Add ``key``'s signature; an older signature by the same key is replaced."""
     sig = key.key.sign(canonical_bytes(envelope.signed)).hex()
-    keyid = key.public.keyid
-    kept = tuple(s for s in envelope.signatures if s.keyid != keyid)
-    return Envelope(
-        signed=envelope.signed,
-        manifest=envelope.manifest,
-        signatures=(*kept, Signature(keyid=keyid, sig=sig)),
-    )
+    return add_signature(envelope, Signature(keyid=key.public.keyid, sig=sig))
+
+
+def signature_valid(signature: Signature, key: PublicKey, message: bytes) -> bool:
+    """True when ``signature`` is ``key``'s valid signature of ``message`` (either format)."""
+    if signature.format == "sshsig":
+        try:
+            parsed = _sshsig.parse_sshsig(signature.sshsig or "")
+            _sshsig.verify_sshsig(parsed, message, raw_key=key.raw)
+        except PthguardError:
+            return False
+        return parsed.signature.hex() == signature.sig
+    try:
+        key.verifier().verify(bytes.fromhex(signature.sig), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,9 +223,7 @@ def check_signatures(envelope: Envelope, trusted: list[PublicKey]) -> Verificati
             if signature.keyid not in untrusted:
                 untrusted.append(signature.keyid)
             continue
-        try:
-            key.verifier().verify(bytes.fromhex(signature.sig), message)
-        except InvalidSignature:
+        if not signature_valid(signature, key, message):
             if signature.keyid not in good and signature.keyid not in invalid:
                 invalid.append(signature.keyid)
             continue
