@@ -16,10 +16,13 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pthguard import __version__
 from pthguard.errors import PthguardError, UsageError
+
+if TYPE_CHECKING:
+    from pthguard._keys import PrivateKey
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 Clock = Callable[[], dt.datetime]
@@ -80,9 +83,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sign", help="add a signature to a manifest")
     p.add_argument("manifest", type=Path)
-    p.add_argument("--key", required=True, type=Path, help="private key")
+    p.add_argument("--key", type=Path, help="private key (PKCS8 PEM or OpenSSH ed25519)")
+    p.add_argument(
+        "--detached",
+        action="store_true",
+        help="write the bytes to sign (the payload) to -o instead, for an offline signer",
+    )
     p.add_argument("-o", "--output", type=Path, help="write here (default: in place)")
     _passphrase_options(p, creating=False)
+
+    p = sub.add_parser(
+        "sign-payload", help="sign a payload from `sign --detached` (on the signing machine)"
+    )
+    p.add_argument("payload", type=Path)
+    p.add_argument("--key", required=True, type=Path, help="private key")
+    p.add_argument("-o", "--output", required=True, type=Path, help="signature file to write")
+    p.add_argument("--format", choices=("json", "sshsig"), default="json")
+    _passphrase_options(p, creating=False)
+
+    p = sub.add_parser("attach", help="add detached signatures (pthguard or ssh-keygen -Y sign)")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("signatures", nargs="+", type=Path, metavar="SIGFILE")
+    p.add_argument("--trust", action="append", type=Path, default=[], metavar="PUB")
+    p.add_argument("-o", "--output", type=Path, help="write here (default: in place)")
+
+    p = sub.add_parser("key", help="show a key's id and details")
+    key_sub = p.add_subparsers(dest="key_command", required=True, parser_class=_Parser)
+    q = key_sub.add_parser("id", help="print the keyid (sha256 of the raw public key)")
+    q.add_argument("key", type=Path)
+    q = key_sub.add_parser("show", help="keyid, type, OpenSSH fingerprint, name")
+    q.add_argument("key", type=Path)
+    q.add_argument("--format", choices=("text", "json"), default="text")
 
     p = sub.add_parser("verify", help="compare an environment with a signed manifest")
     p.add_argument("--python", help="interpreter of the environment (default: this one)")
@@ -205,7 +236,7 @@ def cmd_keygen(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
-    from pthguard import _keys, _probe, _snapshot  # noqa: PLC0415
+    from pthguard import _install, _keys, _probe, _snapshot  # noqa: PLC0415
     from pthguard._files import write_atomic  # noqa: PLC0415
     from pthguard._manifest import Policy, TrustedKey, format_time  # noqa: PLC0415
     from pthguard._signing import Envelope, parse_envelope  # noqa: PLC0415
@@ -229,7 +260,9 @@ def cmd_snapshot(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
             version = old.manifest.version + 1
     if version < 1:
         raise UsageError("--version must be positive")
-    snap = _snapshot.scan(_probe.probe(args.python))
+    # pthguard's own files (gate, state, watchdog) never belong in a manifest: a guarded
+    # environment is snapshotted again for the next version
+    snap, _ = _install.scan_environment(_probe.probe(args.python))
     for finding in snap.findings:
         print(f"pthguard: {finding.severity}: {finding.path}: {finding.message}", file=sys.stderr)
     if snap.errors:
@@ -262,14 +295,35 @@ def cmd_snapshot(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     return EXIT_OK
 
 
+def _private_key(args: argparse.Namespace) -> PrivateKey:
+    from pthguard import _keys  # noqa: PLC0415
+    from pthguard._files import read_bytes  # noqa: PLC0415
+
+    data = read_bytes(args.key, "private key")
+    passphrase = _passphrase(args, confirm=False) if _keys.is_encrypted_pem(data) else None
+    return _keys.load_private_key(args.key, passphrase)
+
+
 def cmd_sign(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
-    from pthguard import _keys, _signing  # noqa: PLC0415
+    from pthguard import _detached, _signing  # noqa: PLC0415
     from pthguard._files import read_bytes, write_atomic  # noqa: PLC0415
 
     envelope = _signing.parse_envelope(read_bytes(args.manifest, "manifest"), str(args.manifest))
-    data = read_bytes(args.key, "private key")
-    passphrase = _passphrase(args, confirm=False) if _keys.is_encrypted_pem(data) else None
-    key = _keys.load_private_key(args.key, passphrase)
+    if args.detached:
+        if args.key is not None or args.output is None:
+            raise UsageError("sign --detached MANIFEST -o PAYLOAD takes no --key")
+        write_atomic(args.output, _detached.payload_of(envelope))
+        print(
+            f"wrote {args.output}: carry it to the signer, who runs "
+            f"`pthguard sign-payload {args.output.name} --key KEY -o SIG` (or `ssh-keygen -Y "
+            f"sign -n pthguard -f KEY {args.output.name}`); then `pthguard attach "
+            f"{args.manifest} SIG`",
+            file=out,
+        )
+        return EXIT_OK
+    if args.key is None:
+        raise UsageError("sign needs --key PRIVATE_KEY (or --detached -o PAYLOAD)")
+    key = _private_key(args)
     listed = {k.keyid for k in envelope.manifest.policy.keys}
     if listed and key.public.keyid not in listed:
         raise PthguardError(
@@ -285,6 +339,54 @@ def cmd_sign(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
         f"{len(signed.signatures)} signature(s)",
         file=out,
     )
+    return EXIT_OK
+
+
+def cmd_sign_payload(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
+    from pthguard import _detached  # noqa: PLC0415
+    from pthguard._files import read_bytes, write_atomic  # noqa: PLC0415
+
+    payload = read_bytes(args.payload, "payload")
+    manifest = _detached.read_payload(payload, str(args.payload))
+    key = _private_key(args)
+    data = _detached.sign_payload(payload, key, form=args.format, source=str(args.payload))
+    write_atomic(args.output, data)
+    out.write(_detached.describe_payload(manifest) + "\n")
+    print(f"signed as {key.name} (keyid {key.public.keyid}): {args.output}", file=out)
+    return EXIT_OK
+
+
+def cmd_attach(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
+    from pthguard import _detached, _keys, _signing  # noqa: PLC0415
+    from pthguard._files import read_bytes, write_atomic  # noqa: PLC0415
+
+    envelope = _signing.parse_envelope(read_bytes(args.manifest, "manifest"), str(args.manifest))
+    keys = [k for p in args.trust for k in _keys.load_anchors(p)]
+    signatures = [
+        (str(p), _detached.read_signature_file(read_bytes(p, "signature"), str(p)))
+        for p in args.signatures
+    ]
+    signed = _detached.attach(envelope, signatures, keys)
+    target = args.output or args.manifest
+    write_atomic(target, signed.to_bytes())
+    print(f"attached {len(signatures)} signature(s) to {target}", file=out)
+    return EXIT_OK
+
+
+def cmd_key(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
+    import json  # noqa: PLC0415
+
+    from pthguard import _keys  # noqa: PLC0415
+
+    if args.key_command == "id":
+        print(_keys.key_id(args.key), file=out)
+        return EXIT_OK
+    info = _keys.key_show(args.key)
+    if args.format == "json":
+        out.write(json.dumps(info, indent=2) + "\n")
+    else:
+        for name, value in info.items():
+            print(f"{name}: {value}", file=out)
     return EXIT_OK
 
 
@@ -312,7 +414,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
 
     _installed_defaults(args)
     envelope = _signing.parse_envelope(read_bytes(args.manifest, "manifest"), str(args.manifest))
-    trusted = [_keys.load_public_key(p) for p in args.trust]
+    trusted = [k for p in args.trust for k in _keys.load_anchors(p)]
     result = _signing.verify(envelope, trusted, clock(), str(args.manifest))
     probe = _probe.probe(args.python)
     snap, _ = _install.scan_environment(probe)
@@ -508,6 +610,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, Clock], int]] = {
     "keygen": cmd_keygen,
     "snapshot": cmd_snapshot,
     "sign": cmd_sign,
+    "sign-payload": cmd_sign_payload,
+    "attach": cmd_attach,
+    "key": cmd_key,
     "verify": cmd_verify,
     "diff": cmd_diff,
     "install": cmd_install,

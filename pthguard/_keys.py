@@ -191,9 +191,10 @@ def _load_openssh_private_key(path: Path, data: bytes, passphrase: bytes | None)
     except UnsupportedAlgorithm as exc:
         if "bcrypt" in str(exc):
             raise KeyFileError(
-                f"cannot decrypt {path}: the bcrypt package is not installed",
-                remedy="install pthguard's dependencies (pip install bcrypt), or sign with "
-                "`ssh-keygen -Y sign -n pthguard`",
+                f"cannot decrypt {path}: passphrase-protected OpenSSH keys need the optional "
+                "bcrypt package",
+                remedy="sign with `ssh-keygen -Y sign -n pthguard` and `pthguard attach` the "
+                "signature (or pip install bcrypt)",
             ) from exc
         raise KeyFileError(f"{path}: unsupported private key ({exc})") from exc
     except TypeError as exc:

@@ -66,6 +66,10 @@ _OTHER_TYPES = {
     "sk-ecdsa-sha2-nistp256@openssh.com": "an ECDSA security-key",
     "webauthn-sk-ecdsa-sha2-nistp256@openssh.com": "an ECDSA security-key",
 }
+_ANCHOR_FORMS = (
+    "a trust anchor is a PEM public key, an OpenSSH public key line (ssh-ed25519 AAAA...) "
+    "or an allowed_signers file"
+)
 _KEYTYPE_RE = re.compile(r"(ssh-|sk-|ecdsa-|rsa-|webauthn-)[A-Za-z0-9@.-]+\Z")
 
 
@@ -333,7 +337,8 @@ def _parse_signer_line(text: str, number: int, source: str) -> AllowedSigner | s
     rest = rest.lstrip(" \t")
     if not principals or not rest:
         raise KeyFileError(
-            f"{where}: expected `principal[,principal...] [options] keytype base64key`"
+            f"{where}: expected `principal[,principal...] [options] keytype base64key`",
+            remedy=_ANCHOR_FORMS,
         )
     options: list[tuple[str, str | None]] = []
     first = rest.split(None, 1)[0]
@@ -341,7 +346,7 @@ def _parse_signer_line(text: str, number: int, source: str) -> AllowedSigner | s
         try:
             options, rest = _split_options(rest)
         except ValueError as exc:
-            raise KeyFileError(f"{where}: bad options: {exc}") from exc
+            raise KeyFileError(f"{where}: bad options: {exc}", remedy=_ANCHOR_FORMS) from exc
     namespaces: tuple[str, ...] | None = None
     valid_after = valid_before = None
     cert_authority = False
@@ -366,7 +371,8 @@ def _parse_signer_line(text: str, number: int, source: str) -> AllowedSigner | s
         else:
             raise KeyFileError(
                 f"{where}: unknown or malformed option {name!r}",
-                remedy="allowed_signers options are namespaces=, valid-after=, valid-before=",
+                remedy="allowed_signers options are namespaces=, valid-after=, valid-before=; "
+                + _ANCHOR_FORMS,
             )
     if namespaces is not None and not match_pattern_list(NAMESPACE, namespaces):
         return f"{where}: namespaces={','.join(namespaces)} does not include {NAMESPACE}"
