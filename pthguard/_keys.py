@@ -153,7 +153,7 @@ def load_private_key(path: Path, passphrase: bytes | None) -> PrivateKey:
         raise KeyFileError(f"{path}: unsupported private key ({exc})") from exc
     if not isinstance(key, ed25519.Ed25519PrivateKey):
         raise KeyFileError(
-            f"{path} is a {_algorithm(key)} key; pthguard signs with Ed25519 only",
+            f"{path} is {_article(_algorithm(key))} key; pthguard signs with Ed25519 only",
             remedy="create one with `pthguard keygen`",
         )
     return PrivateKey(key, key_name(path))
@@ -200,7 +200,9 @@ def _load_openssh_private_key(path: Path, data: bytes, passphrase: bytes | None)
     except TypeError as exc:
         raise KeyFileError(f"{path}: unsupported private key ({exc})") from exc
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise KeyFileError(f"{path} is a {_algorithm(key)} key; pthguard signs with Ed25519 only")
+        raise KeyFileError(
+            f"{path} is {_article(_algorithm(key))} key; pthguard signs with Ed25519 only"
+        )
     return PrivateKey(key, key_name(path))
 
 
@@ -361,11 +363,15 @@ def _load_pem_public_key(path: Path, data: bytes) -> PublicKey:
         ) from exc
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise KeyFileError(
-            f"{path} is a {_algorithm(key)} key; pthguard trusts Ed25519 keys only",
+            f"{path} is {_article(_algorithm(key))} key; pthguard trusts Ed25519 keys only",
             remedy="pass a public key written by `pthguard keygen`",
         )
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return PublicKey(raw=raw, name=key_name(path))
+
+
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "AEIOUR" else f"a {word}"
 
 
 def _algorithm(key: object) -> str:

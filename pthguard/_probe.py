@@ -172,9 +172,12 @@ def probe(python: str | None = None) -> Probe:
     exe = python or sys.executable
     if python is not None and not Path(python).exists():
         raise ScanError(f"interpreter {python} does not exist", remedy="check --python")
+    # -I already ignores PYTHON* for the interpreter itself; the two that site reads from
+    # os.environ at a normal start stay, so the probe sees the user site that start would.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    if "PYTHONNOUSERSITE" in os.environ:
-        env["PYTHONNOUSERSITE"] = os.environ["PYTHONNOUSERSITE"]
+    for name in ("PYTHONNOUSERSITE", "PYTHONUSERBASE"):
+        if name in os.environ:
+            env[name] = os.environ[name]
     try:
         done = subprocess.run(
             [exe, "-S", "-I", "-c", PROBE_SOURCE],

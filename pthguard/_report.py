@@ -29,8 +29,13 @@ class VerifyReport:
         return [d for d in self.differences if d.severity == "violation"]
 
     @property
+    def errors(self) -> list[Finding]:
+        """Findings that leave part of the environment unchecked (e.g. an unreadable .pth)."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
     def ok(self) -> bool:
-        return not self.violations
+        return not self.violations and not self.errors
 
 
 def _clip(line: str) -> str:
@@ -74,7 +79,9 @@ def verify_text(report: VerifyReport) -> str:
     checked = "deep check of every RECORD file" if report.deep else "startup files and metadata"
     lines.append(
         f"{len(report.violations)} violation(s), "
-        f"{len(report.differences) - len(report.violations)} notice(s); {checked}"
+        f"{len(report.differences) - len(report.violations)} notice(s)"
+        + (f", {len(report.errors)} error(s)" if report.errors else "")
+        + f"; {checked}"
     )
     return "\n".join(lines) + "\n"
 

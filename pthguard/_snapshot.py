@@ -34,6 +34,7 @@ from pthguard._manifest import (
     StartupModule,
 )
 from pthguard._probe import Probe
+from pthguard.errors import ScanError
 
 Severity = Literal["error", "warning", "info"]
 STARTUP_SUFFIXES = (".pth", ".start")
@@ -154,7 +155,8 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
             snap.findings.append(
                 Finding(
                     severity="error",
-                    path=os.path.join(path, name),
+                    # printable, valid UTF-8 (reports are JSON): \xNN for each bad byte
+                    path=os.path.join(path, shown.decode("utf-8", "backslashreplace")),
                     message=f"file name {shown!r} is not UTF-8; rename or remove it",
                 )
             )
@@ -250,7 +252,18 @@ def _scan_startup_file(
                 if os.path.exists(added) and added not in snap.path_lines:
                     snap.path_lines.append(added)
     else:
-        code = [entry.text for entry in _pth.parse_start(data)]
+        try:
+            code = [entry.text for entry in _pth.parse_start(data)]
+        except UnicodeDecodeError:
+            code = []  # 3.15 ignores the whole file: no entry point runs
+            snap.findings.append(
+                Finding(
+                    severity="warning",
+                    path=full,
+                    message="not UTF-8: Python ignores this .start file; "
+                    "allowlisted by its bytes, with no entry points",
+                )
+            )
     owners = claims.get(name, [])
     return StartupFile(
         name=name,
@@ -267,6 +280,11 @@ def _read_optional(path: str) -> bytes | None:
             return handle.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    except OSError as exc:  # e.g. an unreadable RECORD: no honest scan without it
+        raise ScanError(
+            f"cannot read {path} ({exc.strerror})",
+            remedy="fix its permissions, or run as a user who can read the environment",
+        ) from exc
 
 
 def _metadata_fields(data: bytes) -> tuple[str, str]:

@@ -251,7 +251,7 @@ def test_traditional_encrypted_pem_without_passphrase(
     assert b"Proc-Type: 4,ENCRYPTED" in path.read_bytes()
     with pytest.raises(KeyFileError, match="no passphrase was given"):
         load_private_key(path, None)
-    with pytest.raises(KeyFileError, match="is a RSA key"):
+    with pytest.raises(KeyFileError, match="is an RSA key"):
         load_private_key(path, PASSPHRASE)
 
 
@@ -261,21 +261,21 @@ def test_traditional_encrypted_pem_without_passphrase(
 def test_rsa_private_key_is_rejected(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
     path = tmp_path / "rsa.key"
     path.write_bytes(pkcs8(rsa_key))
-    with pytest.raises(KeyFileError, match="is a RSA key; pthguard signs with Ed25519 only"):
+    with pytest.raises(KeyFileError, match="is an RSA key; pthguard signs with Ed25519 only"):
         load_private_key(path, None)
 
 
 def test_encrypted_rsa_private_key_is_rejected(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
     path = tmp_path / "rsa.key"
     path.write_bytes(pkcs8(rsa_key, PASSPHRASE))
-    with pytest.raises(KeyFileError, match="is a RSA key"):
+    with pytest.raises(KeyFileError, match="is an RSA key"):
         load_private_key(path, PASSPHRASE)
 
 
 def test_ecdsa_private_key_is_rejected(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey) -> None:
     path = tmp_path / "ec.key"
     path.write_bytes(pkcs8(ec_key))
-    with pytest.raises(KeyFileError, match="is a ECDSA key; pthguard signs with Ed25519 only"):
+    with pytest.raises(KeyFileError, match="is an ECDSA key; pthguard signs with Ed25519 only"):
         load_private_key(path, None)
 
 
@@ -295,14 +295,14 @@ def test_ed448_private_key_is_rejected(tmp_path: Path) -> None:
 def test_rsa_public_key_is_rejected(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> None:
     path = tmp_path / "rsa.pub"
     path.write_bytes(spki(rsa_key))
-    with pytest.raises(KeyFileError, match="is a RSA key; pthguard trusts Ed25519 keys only"):
+    with pytest.raises(KeyFileError, match="is an RSA key; pthguard trusts Ed25519 keys only"):
         load_public_key(path)
 
 
 def test_ecdsa_public_key_is_rejected(tmp_path: Path, ec_key: ec.EllipticCurvePrivateKey) -> None:
     path = tmp_path / "ec.pub"
     path.write_bytes(spki(ec_key))
-    with pytest.raises(KeyFileError, match="is a ECDSA key; pthguard trusts Ed25519 keys only"):
+    with pytest.raises(KeyFileError, match="is an ECDSA key; pthguard trusts Ed25519 keys only"):
         load_public_key(path)
 
 
