@@ -157,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("enforce", "warn"), default="enforce")
     p.add_argument("--expires-days", type=int, default=365, help="manifest lifetime (default: 365)")
 
+    from pthguard import _inspectcmd, _scancmd  # noqa: PLC0415 (argparse only)
+
+    _scancmd.add_parser(sub)
+    _inspectcmd.add_parser(sub)
+
     p = sub.add_parser("diff", help="what changed between two manifests, for review")
     p.add_argument("old", type=Path)
     p.add_argument("new", type=Path)
@@ -606,6 +611,18 @@ def cmd_protect(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     return EXIT_OK
 
 
+def cmd_scan(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
+    from pthguard import _scancmd  # noqa: PLC0415
+
+    return _scancmd.run(args, out)
+
+
+def cmd_inspect(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
+    from pthguard import _inspectcmd  # noqa: PLC0415
+
+    return _inspectcmd.run(args, out)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, Clock], int]] = {
     "keygen": cmd_keygen,
     "snapshot": cmd_snapshot,
@@ -619,6 +636,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, Clock], int]] = {
     "uninstall": cmd_uninstall,
     "status": cmd_status,
     "protect": cmd_protect,
+    "scan": cmd_scan,
+    "inspect": cmd_inspect,
 }
 
 
