@@ -35,12 +35,19 @@ Roles:
     ``site.main()``: every ``.pth`` of every directory goes through the checks.
 """
 
-# ruff: noqa: ANN001, ANN202, ANN401, BLE001, PLW0603, S102, PLC0415
+# ruff: noqa: ANN001, ANN202, BLE001, PLW0603, S102, PLC0415
 # mypy: disable-error-code="no-untyped-def,attr-defined"
-from __future__ import annotations
-
 import sys
-from typing import Any
+
+# Neither ``from __future__ import annotations`` nor ``typing`` at run time: both import a
+# module from sys.path (which a PYTHONPATH entry can shadow) and typing alone costs
+# milliseconds and a dozen modules on 3.10-3.13. Annotations are evaluated when each
+# function is defined (cheap: builtins and PEP 604 unions only); ``Any`` is a stand-in.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+else:
+    Any = object
 
 EXIT_REFUSED = 78
 # Given by the line that executes this file; empty when it is imported (by tests).
@@ -247,14 +254,27 @@ def _code_lines(data: bytes) -> int:
     return count
 
 
-def _describe(state: _State, data: bytes | None, expected: bytes | None) -> str:
+def _fate(data: bytes | None, before_gate: bool) -> str:
+    """What became of a file that is not allowed: honest about what ran before the gate."""
+    if before_gate:
+        if data is not None and not _code_lines(data):
+            return "no executable lines; its paths were added"
+        return "EXECUTED before the gate ran"
+    return "NOT executed"
+
+
+def _describe(
+    state: _State, data: bytes | None, expected: bytes | None, *, pth: bool = True
+) -> str:
+    """Digests, and for a .pth/.start file its import lines (a module is all code)."""
     if data is None:
         return "unreadable"
     parts = [f"sha256 {state.digest(data)}"]
     if expected is not None:
         parts.append(f"expected sha256 {state.digest(expected)}")
-    lines = _code_lines(data)
-    parts.append(f"{lines} executable line{'s' * (lines != 1)}")
+    if pth:
+        lines = _code_lines(data)
+        parts.append(f"{lines} executable line{'s' * (lines != 1)}")
     return ", ".join(parts)
 
 
@@ -272,11 +292,8 @@ def _reconcile_site(state: _State, sitedir: str, before_gate: bool) -> None:
             data = None
         if data is not None and data == expected:
             continue
-        executed = "EXECUTED before the gate ran" if before_gate else "NOT executed"
-        if data is not None and not _code_lines(data):
-            executed = "no executable lines; its paths were added" if before_gate else ""
         what = "changed startup file" if expected is not None else "unlisted startup file"
-        state.violate(what, full, _describe(state, data, expected), executed)
+        state.violate(what, full, _describe(state, data, expected), _fate(data, before_gate))
         state.seen.add(full)
 
 
@@ -351,16 +368,42 @@ def _final_checks(state: _State, processed: list[str]) -> None:
     state.timing.append(("final checks", _time.perf_counter_ns() - t0))
 
 
-def _processed_site_dirs(state: _State, site: Any) -> list[str]:
-    """Site directories this start processed, in order: on sys.path and known to site."""
+def _processed_site_dirs(state: _State, site: Any, pending: Any = ()) -> list[str]:
+    """Site directories this start processed, in order: on sys.path (or ``pending``, about
+    to be added by a 3.15 batch) and known to site."""
     candidates = [s[0] for s in state.seal["sites"]]
     user = getattr(site, "USER_SITE", None)
     if getattr(site, "ENABLE_USER_SITE", False) and user and user not in candidates:
         candidates.append(user)
-    return [d for d in candidates if d in sys.path]
+    return [d for d in candidates if d in sys.path or d in pending]
+
+
+def _refuse_early(state: _State, site: Any, pending: Any = ()) -> None:
+    """3.15, enforce mode: refuse before the batch's code runs, with the whole report (the
+    distributions too, which 3.10-3.14 check at the sitecustomize stage). Warn mode reports
+    once, at the sitecustomize stage."""
+    if state.violations and state.mode == "enforce":
+        state.active = False
+        _final_checks(state, _processed_site_dirs(state, site, pending))
+        _conclude(state, "startup files")
 
 
 # -- startup modules -------------------------------------------------------------------------
+
+
+def _on_pythonpath(spec: Any) -> bool:
+    """Is this module found in a ``PYTHONPATH`` entry? That is the caller's choice for this
+    process (CPython's test_site puts a sitecustomize there), not the environment's files:
+    the manifest does not cover it."""
+    raw = None if sys.flags.ignore_environment else _posix.environ.get(b"PYTHONPATH")
+    if not raw or _SEP != "/":
+        return False
+    os = sys.modules["os"]  # loaded by site
+    entries = {os.path.abspath(os.fsdecode(e)) for e in raw.split(b":") if e}
+    where = _dirname(spec.origin)
+    if spec.submodule_search_locations is not None:  # a package: .../name/__init__.py
+        where = _dirname(where)
+    return where in entries
 
 
 def _run_startup_module(state: _State, site: Any, name: str, original: Any) -> None:
@@ -371,10 +414,31 @@ def _run_startup_module(state: _State, site: Any, name: str, original: Any) -> N
     own = state.seal.get("watchdog")
     spec = bootstrap._find_spec(name, None)
     if spec is not None and own and spec.origin == own:
+        # pthguard's watchdog: never run here, but it must still be the file install wrote
+        # (a package may overwrite site-packages/sitecustomize.py).
+        try:
+            data = _read(own)
+        except OSError:
+            data = None
+        written = state.seal.get("watchdog_source")
+        if data != written:
+            state.violate(
+                f"changed {name}", own, _describe(state, data, written, pth=False), "NOT executed"
+            )
+            return
+        watchdog = spec
         rest = [p for p in sys.path if p != _dirname(own)]
         spec = external.PathFinder.find_spec(name, rest)
+        if spec is None and expected_path is None:
+            # Stock Python imports an importable sitecustomize at startup: register the
+            # watchdog as that module without running it (it would only find the gate ran).
+            sys.modules[name] = bootstrap.module_from_spec(watchdog)
+            return
     origin = None if spec is None else spec.origin
     if origin is None and expected_path is None:
+        return
+    if origin is not None and _on_pythonpath(spec):
+        original()  # the caller's own PYTHONPATH: outside the manifest, stock behaviour
         return
     if origin is None or not spec.has_location:
         state.violate(
@@ -391,7 +455,7 @@ def _run_startup_module(state: _State, site: Any, name: str, original: Any) -> N
         what = f"unlisted {name}" if expected_path is None else f"changed {name}"
         if expected_path is not None and origin != expected_path:
             what = f"unlisted {name}"
-        state.violate(what, origin, _describe(state, data, expected), "NOT executed")
+        state.violate(what, origin, _describe(state, data, expected, pth=False), "NOT executed")
         return
     if origin.endswith(tuple(external.EXTENSION_SUFFIXES)):
         original()  # a compiled module: bytes checked above, loaded by the import system
@@ -502,7 +566,10 @@ def _install_hooks(state: _State, site: Any) -> None:
         expected = state.allowed(sitedir, name)
         if data is not None and data != expected:
             what = "changed startup file" if expected is not None else "unlisted startup file"
-            state.violate(what, full, _describe(state, data, expected), "NOT executed")
+            # In a venv, site-packages is processed twice: a file that sorts before the gate
+            # ran in the first pass (before the hook existed); this is the second pass.
+            before = _ROLE == "gate" and full < _GATE and _dirname(full) == _dirname(_GATE)
+            state.violate(what, full, _describe(state, data, expected), _fate(data, before))
             data = None
         state.verdicts[full] = data
         return data
@@ -580,12 +647,7 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
             if not ok:
                 what = "changed startup file" if expected is not None else "unlisted startup file"
                 ran = filename in executed_before
-                state.violate(
-                    what,
-                    filename,
-                    _describe(state, data, expected),
-                    "EXECUTED before the gate ran" if ran else "NOT executed",
-                )
+                state.violate(what, filename, _describe(state, data, expected), _fate(data, ran))
         return verdict[filename]
 
     for filename, lines in startup._importexecs.items():
@@ -601,21 +663,30 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
         if list(lines) != expected_lines:
             state.violate("changed startup file", filename, "import lines differ", "NOT executed")
             lines.clear()
+    # Path lines of files that are not allowed leave the ledger (sealed launch: checked
+    # before process() applies it) and sys.path (gate: applied before the import lines).
+    kept = []
+    for filename, path in startup._path_entries:
+        if filename is None or allowed(filename):
+            kept.append((filename, path))
+        elif path in sys.path:
+            sys.path.remove(path)
+    startup._path_entries[:] = kept
+    # Entry points resolve on sys.path as process() leaves it: with the allowed paths still
+    # pending in a sealed launch.
+    search = [*sys.path, *(path for _, path in kept if path not in sys.path)]
     for filename, entries in startup._entrypoints.items():
         if not allowed(filename):
             entries.clear()
             continue
         for entry in list(entries):
-            problem = _check_entry_point(state, entry)
+            problem = _check_entry_point(state, entry, search)
             if problem:
                 state.violate("unverified entry point", f"{filename}: {entry}", problem, "NOT run")
                 entries.remove(entry)
-    for filename, path in list(startup._path_entries):
-        if filename is not None and not allowed(filename) and path in sys.path:
-            sys.path.remove(path)
 
 
-def _check_entry_point(state: _State, entry: str) -> str:
+def _check_entry_point(state: _State, entry: str, search: Any) -> str:
     """The module an entry point names must be the sealed bytes; found without importing."""
     modname = entry.partition(":")[0]
     sealed = state.seal["entry_modules"].get(modname)
@@ -623,7 +694,6 @@ def _check_entry_point(state: _State, entry: str) -> str:
         return "its module is not in the manifest"
     external = sys.modules["_frozen_importlib_external"]
     parts = modname.split(".")
-    search: Any = sys.path
     for index in range(len(parts)):
         spec = external.PathFinder.find_spec(".".join(parts[: index + 1]), search)
         if spec is None or spec.origin is None:
@@ -676,7 +746,7 @@ def _gate_pep829(state: _State, site: Any) -> None:
 
     site.execsitecustomize = execsitecustomize
     site.execusercustomize = execusercustomize
-    _conclude(state, "import lines")
+    _refuse_early(state, site)
 
 
 # -- entry ---------------------------------------------------------------------------------
@@ -729,7 +799,8 @@ def _run_watchdog() -> None:
         ".start file of the same name, or skipped"
     )
     if mode == "enforce":
-        _refuse(None, f"refusing to start: {message}", [f"  expected gate: {_GATE}"])
+        remedy = f"  run `pthguard status --python {sys.executable}`, then reinstall the gate"
+        _refuse(None, f"refusing to start: {message}", [f"  expected gate: {_GATE}", remedy])
     _report(None, f"warning: {message}", [])
 
 
@@ -775,7 +846,8 @@ def _run_sealed() -> None:
                         _check_pep829(state, self, set())
                     except Exception as exc:
                         _internal_error(state, exc)
-                    _conclude(state, "startup files")
+                    sitedirs = [path for name, path in self._path_entries if name is None]
+                    _refuse_early(state, site, sitedirs)
                 return original_process(self)
 
             site.StartupState.process = process

@@ -156,16 +156,33 @@ def watchdog_source(line: bytes) -> bytes:
 
 
 def launcher_source(
-    python: str, state_dir: str, cache_tag: str, gate_pth: str, stdlib: str
+    python: str, state_dir: str, cache_tag: str, gate_pth: str, stdlib: str, *, mode: str
 ) -> bytes:
     gate_bin = os.path.join(state_dir, f"gate.{cache_tag}.bin")
     seal = os.path.join(state_dir, "seal.bin")
+    # Like the gate line: a gate that cannot even load refuses to start (enforce), or warns
+    # and leaves site to run unchecked (warn), never a traceback with exit code 1.
+    if mode == "enforce":
+        on_error = (
+            "    sys.stderr.write('pthguard: refusing to start: the startup gate cannot load "
+            "(%s: %s); run pthguard status\\n' % (type(e).__name__, e))\n"
+            "    sys.stderr.flush()\n"
+            f"    __import__('os')._exit({EXIT_REFUSED})\n"
+        )
+    else:
+        on_error = (
+            "    sys.stderr.write('pthguard: warning: the startup gate cannot load "
+            "(%s: %s)\\n' % (type(e).__name__, e))\n"
+            "    __import__('site').main()\n"
+        )
     return f"""#!{python} -S
 # pthguard sealed launcher: verifies every startup file before site runs any of it.
 import sys, marshal
-exec(marshal.loads(open({gate_bin!r}, "rb").read()), {{"__name__": "__pthguard_gate__",
-     "_ROLE": "sealed", "_SEAL": {seal!r}, "_GATE": {gate_pth!r}, "_STDLIB": {stdlib!r}}})
-del marshal
+try:
+    exec(marshal.loads(open({gate_bin!r}, "rb").read()), {{"__name__": "__pthguard_gate__",
+         "_ROLE": "sealed", "_SEAL": {seal!r}, "_GATE": {gate_pth!r}, "_STDLIB": {stdlib!r}}})
+except Exception as e:
+{on_error}del marshal
 args = sys.argv[1:]
 if sys.path and sys.path[0] == {os.path.dirname(python)!r}:
     del sys.path[0]
@@ -180,9 +197,9 @@ elif args[0] == "-c" and len(args) > 1:
     import __main__
     exec(compile(args[1], "<string>", "exec"), __main__.__dict__)
 elif args[0] == "-m" and len(args) > 1:
-    import runpy
+    import os, runpy
     sys.argv = [args[1]] + args[2:]
-    sys.path.insert(0, "")
+    sys.path.insert(0, os.getcwd())  # as python -m: the working directory, absolute
     runpy._run_module_as_main(args[1])
 else:
     import os, runpy
@@ -270,6 +287,7 @@ def build_seal(
     manifest_file: Path,
     mode: str,
     watchdog: str | None,
+    watchdog_bytes: bytes | None,
     sha256_module: tuple[str, str] | None,
 ) -> dict[str, Any]:
     """Everything the gate compares, from the live files, checked against the manifest."""
@@ -338,6 +356,8 @@ def build_seal(
         "modules": modules,
         "entry_modules": entry_modules,
         "watchdog": watchdog,
+        # the gate checks that nothing overwrote the watchdog (it never runs it)
+        "watchdog_source": watchdog_bytes,
         "sha256_module": sha256_module,
     }
 
@@ -410,6 +430,8 @@ def install(
     gate_code = _run(python, _COMPILE, str(_GATE_SOURCE))
     write_atomic(Path(state_dir, f"gate.{probe.cache_tag}.bin"), gate_code)
     sha_module = _sha256_module(python)
+    line = gate_line(state_dir, probe.cache_tag, gate_pth, "gate", chosen_mode)
+    watchdog_bytes = watchdog_source(line) if watchdog is not None else None
     seal = build_seal(
         envelope=envelope,
         result=result,
@@ -418,18 +440,20 @@ def install(
         manifest_file=installed_manifest,
         mode=chosen_mode,
         watchdog=watchdog,
+        watchdog_bytes=watchdog_bytes,
         sha256_module=sha_module,
     )
     write_atomic(Path(state_dir, "seal.bin"), marshal.dumps(seal, 4))
-    line = gate_line(state_dir, probe.cache_tag, gate_pth, "gate", chosen_mode)
     launcher = os.path.join(os.path.dirname(python), "python-guarded")
     write_atomic(
         Path(launcher),
-        launcher_source(python, state_dir, probe.cache_tag, gate_pth, probe.stdlib),
+        launcher_source(
+            python, state_dir, probe.cache_tag, gate_pth, probe.stdlib, mode=chosen_mode
+        ),
         0o755,
     )
-    if watchdog is not None:
-        write_atomic(Path(watchdog), watchdog_source(line))
+    if watchdog is not None and watchdog_bytes is not None:
+        write_atomic(Path(watchdog), watchdog_bytes)
     installation = Installation(
         site_dir=site_dir,
         token=token,
@@ -524,8 +548,30 @@ def uninstall(python: str | None) -> list[str]:
                     )
             Path(path).unlink()
             removed.append(path)
+        if inst.watchdog:
+            removed += _remove_bytecode(inst.watchdog)
         shutil.rmtree(inst.state_dir)
         removed.append(inst.state_dir)
+    return removed
+
+
+def _remove_bytecode(source: str) -> list[str]:
+    """The bytecode Python cached for ``source`` (the watchdog, imported when the gate did
+    not run), and ``__pycache__`` if nothing else is in it."""
+    cache = os.path.join(os.path.dirname(source), "__pycache__")
+    stem = os.path.splitext(os.path.basename(source))[0] + "."
+    try:
+        names = sorted(os.listdir(cache))
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if name.startswith(stem) and name.endswith(".pyc"):
+            os.unlink(os.path.join(cache, name))
+            removed.append(os.path.join(cache, name))
+    if removed and len(removed) == len(names):
+        os.rmdir(cache)
+        removed.append(cache)
     return removed
 
 
