@@ -661,3 +661,6 @@ def main(
     except KeyboardInterrupt:
         print("pthguard: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `pthguard ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

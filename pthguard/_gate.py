@@ -35,7 +35,7 @@ Roles:
     ``site.main()``: every ``.pth`` of every directory goes through the checks.
 """
 
-# ruff: noqa: ANN001, ANN202, BLE001, PLW0603, S102, PLC0415
+# ruff: noqa: ANN001, ANN202, BLE001, PLW0603, S102, PLC0415, SIM105
 # mypy: disable-error-code="no-untyped-def,attr-defined"
 import sys
 
@@ -106,9 +106,47 @@ class _State:
         self.active = True
         self.timing: list[tuple[str, int]] = []
         self.sha256: Any = None
+        self.aliases: dict[str, str] = {}
+        self.pth_ns = 0
+        self.rechecked = False
+        self.pth_files = 0
+        self.cache: dict[str, Any] | None = None
+        self.cache_trusted_before = 0
+        self.fresh_sites: dict[str, Any] = {}
+        self.fresh_records: dict[str, Any] = {}
+
+    def cache_dirty(self) -> bool:
+        """Did this start verify something the seal and the cache do not already vouch for?"""
+        if self.rechecked:
+            return True
+        if not self.fresh_records:
+            return False
+        cache = self.cache or {"sites": {}, "records": {}}
+        return any(cache["sites"].get(k) != v for k, v in self.fresh_sites.items()) or any(
+            cache["records"].get(k) != v for k, v in self.fresh_records.items()
+        )
+
+    def canon(self, sitedir: str) -> str:
+        """The sealed path of ``sitedir``, also when it is reached through a symlink."""
+        if sitedir in self.sites:
+            return sitedir
+        alias = self.aliases.get(sitedir)
+        if alias is None:
+            alias = sitedir
+            try:
+                st = _posix.stat(sitedir)
+            except OSError:
+                st = None
+            if st is not None:
+                for path, entry in self.sites.items():
+                    if entry[5] == (st.st_dev, st.st_ino):
+                        alias = path
+                        break
+            self.aliases[sitedir] = alias
+        return alias
 
     def allowed(self, sitedir: str, name: str) -> bytes | None:
-        site = self.sites.get(sitedir)
+        site = self.sites.get(self.canon(sitedir))
         return None if site is None else site[2].get(name)
 
     def violate(self, what: str, path: str, detail: str, executed: str = "") -> None:
@@ -231,11 +269,8 @@ _FALLBACK_MODE = "enforce"
 # -- checks shared by every role -------------------------------------------------------------
 
 
-def _list_startup_names(sitedir: str) -> list[str]:
-    try:
-        names = _posix.listdir(sitedir)
-    except OSError:
-        return []
+def _startup_names(names: list[str]) -> list[str]:
+    """The names site processes as startup files, as this version filters them."""
     skip_dot = sys.version_info >= (3, 13)
     return sorted(
         n
@@ -278,10 +313,10 @@ def _describe(
     return ", ".join(parts)
 
 
-def _reconcile_site(state: _State, sitedir: str, before_gate: bool) -> None:
+def _reconcile_site(state: _State, sitedir: str, names: list[str], before_gate: bool) -> None:
     """Every startup file of ``sitedir`` that the hook did not see must be allowed."""
     site = state.sites.get(sitedir)
-    for name in _list_startup_names(sitedir):
+    for name in _startup_names(names):
         full = _join(sitedir, name)
         if full in state.seen or full == _GATE:
             continue
@@ -304,13 +339,8 @@ def _dist_label(metadata_dir: str) -> str:
     return f"{name} {rest.partition('-')[0]}".strip()
 
 
-def _check_distributions(state: _State, sitedir: str, site: Any) -> None:
+def _check_distributions(state: _State, sitedir: str, site: Any, names: list[str]) -> None:
     dists: dict[str, Any] = site[3]
-    try:
-        names = _posix.listdir(sitedir)
-    except OSError as exc:
-        state.violate("unreadable site directory", sitedir, str(exc))
-        return
     present = {n for n in names if n.endswith((".dist-info", ".egg-info"))}
     policy = state.seal["unlisted_distributions"]
     for name in sorted(present - dists.keys()):
@@ -323,6 +353,7 @@ def _check_distributions(state: _State, sitedir: str, site: Any) -> None:
             f"missing distribution {_dist_label(name)}", _join(sitedir, name), "signed, not found"
         )
     sealed_at = state.seal["sealed_at_ns"]
+    cached = state.cache["records"] if state.cache is not None else {}
     for name in sorted(present & dists.keys()):
         rel, digest, fingerprint = dists[name]
         if rel is None:
@@ -338,6 +369,9 @@ def _check_distributions(state: _State, sitedir: str, site: Any) -> None:
         now = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         if now == fingerprint and st.st_mtime_ns < sealed_at:
             continue
+        if cached.get(path) == (now, digest) and st.st_mtime_ns < state.cache_trusted_before:
+            state.fresh_records[path] = (now, digest)
+            continue
         try:
             found = state.digest(_read(path))
         except OSError as exc:
@@ -351,31 +385,172 @@ def _check_distributions(state: _State, sitedir: str, site: Any) -> None:
                 _join(sitedir, name),
                 f"{rel} sha256 {found}, expected {digest}",
             )
+        else:
+            state.fresh_records[path] = (now, digest)
+
+
+def _stamp(sitedir: str) -> tuple[int, int, int] | None:
+    """What changes when an entry of the directory is added, removed or renamed."""
+    try:
+        st = _posix.stat(sitedir)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _stamp_trusted(state: _State, sitedir: str, site: Any, stamp: Any) -> bool:
+    """Unchanged since the seal, or since a start that verified it (the hash cache); an
+    entry is trusted only when its mtime is older than the moment it was recorded (a change
+    within the same clock tick would otherwise go unseen: git's racily-clean rule)."""
+    if stamp == site[4] and stamp[1] < state.seal["sealed_at_ns"]:
+        return True
+    if state.cache is None:
+        state.cache = _read_cache(state)
+    if state.cache["sites"].get(sitedir) == stamp and stamp[1] < state.cache_trusted_before:
+        state.fresh_sites[sitedir] = stamp
+        return True
+    return False
 
 
 def _final_checks(state: _State, processed: list[str]) -> None:
-    """Reconcile every processed site directory and the distributions."""
+    """Reconcile every processed site directory and the distributions.
+
+    A directory whose stamp is unchanged since it was last verified has the same entries:
+    no file can have been added before the gate, and no distribution added or removed. Only
+    then is the per-distribution work skipped (in-place edits by code already running as the
+    same user are outside the threat model)."""
     t0 = _time.perf_counter_ns()
     gate_dir = _dirname(_GATE)
     before = True
     for sitedir in processed:
         if sitedir == gate_dir:
             before = False
-        _reconcile_site(state, sitedir, before_gate=before and _ROLE != "sealed")
-    for sitedir, site in state.sites.items():
-        if sitedir in processed:
-            _check_distributions(state, sitedir, site)
+        site = state.sites.get(sitedir)
+        stamp = _stamp(sitedir)
+        if site is not None and stamp is not None and _stamp_trusted(state, sitedir, site, stamp):
+            continue
+        try:
+            names = _posix.listdir(sitedir)
+        except OSError as exc:
+            state.violate("unreadable site directory", sitedir, str(exc))
+            continue
+        count = len(state.violations)
+        _reconcile_site(state, sitedir, names, before_gate=before and _ROLE != "sealed")
+        if site is not None:
+            _check_distributions(state, sitedir, site, names)
+        if stamp is not None and len(state.violations) == count:
+            state.fresh_sites[sitedir] = stamp
+            state.rechecked = True  # worth recording, even if the cache already holds it racily
     state.timing.append(("final checks", _time.perf_counter_ns() - t0))
+    if not state.violations and state.cache_dirty():
+        t1 = _time.perf_counter_ns()
+        _write_cache(state)
+        state.timing.append(("cache write", _time.perf_counter_ns() - t1))
+
+
+# -- the hash cache: stamps and RECORD digests verified by an earlier start ---------------------
+
+_CACHE_FORMAT = 1
+
+
+def _cache_path(state: _State) -> str | None:
+    """Per user: ``$XDG_CACHE_HOME/pthguard`` or ``~/.cache/pthguard`` (platformdirs' choice
+    on Linux); beside the seal when there is no home (an image's runtime user)."""
+    env = _posix.environ
+    base = env.get(b"XDG_CACHE_HOME") or (env[b"HOME"] + b"/.cache" if env.get(b"HOME") else None)
+    token = _dirname(_SEAL).rpartition(_SEP)[2].lstrip(".")  # pthguard-TOKEN
+    name = f"{token}-{sys.implementation.cache_tag}.cache"
+    if base is None:
+        return _join(_dirname(_SEAL), name)
+    return _join(_join(base.decode("utf-8", "surrogateescape"), "pthguard"), name)
+
+
+def _cache_key(state: _State) -> tuple[Any, ...]:
+    seal = state.seal
+    return (_CACHE_FORMAT, seal["manifest_sha256"], seal["sealed_at_ns"], seal["cache_tag"])
+
+
+def _read_cache(state: _State) -> dict[str, Any]:
+    """The cache, or an empty one: a missing, corrupt, truncated, foreign or unreadable cache
+    is ignored (and rebuilt), never trusted."""
+    empty: dict[str, Any] = {"sites": {}, "records": {}}
+    path = _cache_path(state)
+    if path is None:
+        return empty
+    try:
+        data = _marshal.loads(_read(path))
+    except Exception:
+        return empty
+    if (
+        not isinstance(data, dict)
+        or data.get("key") != _cache_key(state)
+        or not isinstance(data.get("sites"), dict)
+        or not isinstance(data.get("records"), dict)
+        or not isinstance(data.get("written_ns"), int)
+    ):
+        return empty
+    state.cache_trusted_before = data["written_ns"] - _RACY_MARGIN_NS
+    return data
+
+
+_RACY_MARGIN_NS = 20_000_000  # coarse file-system clocks tick every few ms
+
+
+def _write_cache(state: _State) -> None:
+    """Atomically (temporary file, fsync, rename); a read-only or missing directory only
+    makes later starts slower."""
+    path = _cache_path(state)
+    if path is None:
+        return
+    old = state.cache or {"sites": {}, "records": {}}
+    sites = dict(old["sites"])
+    sites.update(state.fresh_sites)
+    records = dict(old["records"])
+    records.update(state.fresh_records)
+    doc = {
+        "key": _cache_key(state),
+        "written_ns": _time.time_ns(),
+        "sites": sites,
+        "records": records,
+    }
+    tmp = f"{path}.{_posix.getpid()}.tmp"
+    try:
+        directory = _dirname(path)
+        for parent in (_dirname(directory), directory):
+            try:
+                _posix.mkdir(parent, 0o700)
+            except FileExistsError:
+                pass
+        fd = _posix.open(tmp, _posix.O_WRONLY | _posix.O_CREAT | _posix.O_EXCL, 0o600)
+        try:
+            _posix.write(fd, _marshal.dumps(doc, 4))
+            _posix.fsync(fd)
+        finally:
+            _posix.close(fd)
+        _posix.rename(tmp, path)
+    except OSError:
+        try:
+            _posix.unlink(tmp)
+        except OSError:
+            pass
 
 
 def _processed_site_dirs(state: _State, site: Any, pending: Any = ()) -> list[str]:
     """Site directories this start processed, in order: on sys.path (or ``pending``, about
     to be added by a 3.15 batch) and known to site."""
-    candidates = [s[0] for s in state.seal["sites"]]
+    sealed = [s[0] for s in state.seal["sites"]]
+    candidates = list(sealed)
     user = getattr(site, "USER_SITE", None)
     if getattr(site, "ENABLE_USER_SITE", False) and user and user not in candidates:
         candidates.append(user)
-    return [d for d in candidates if d in sys.path or d in pending]
+    found = [d for d in candidates if d in sys.path or d in pending]
+    if any(d not in found for d in sealed):  # reached through a symlinked path?
+        for entry in [*sys.path, *pending]:
+            alias = state.canon(entry)
+            if alias != entry and alias not in found:
+                found.append(alias)
+        found.sort(key=candidates.index)
+    return found
 
 
 def _refuse_early(state: _State, site: Any, pending: Any = ()) -> None:
@@ -492,6 +667,8 @@ def _guarded_module(state: _State, site: Any, name: str, original: Any) -> None:
     except Exception as exc:
         _internal_error(state, exc)
     _conclude(state, name)
+    if name == "sitecustomize":
+        _timing(state)  # the end of the gate's work for this start
 
 
 # -- 3.10-3.14: the addpackage hook ----------------------------------------------------------
@@ -528,16 +705,19 @@ def _install_hooks(state: _State, site: Any) -> None:
     def addpackage(sitedir, name, known_paths):
         if not state.active:
             return original_addpackage(sitedir, name, known_paths)
+        t0 = _time.perf_counter_ns()
         try:
             verified = _verify_pth(sitedir, name)
         except Exception as exc:
             _internal_error(state, exc)
             return known_paths
+        state.pth_ns += _time.perf_counter_ns() - t0
+        state.pth_files += 1
         if verified is None:
             return known_paths
         if verified is _SITE_DECIDES:
             return original_addpackage(sitedir, name, known_paths)
-        site.io = _OneShotIO(site, real_io, _join(sitedir, name), verified)
+        site.io = _OneShotIO(site, real_io, _join(sitedir, name), verified)  # site's own path
         try:
             return original_addpackage(sitedir, name, known_paths)
         finally:
@@ -545,7 +725,7 @@ def _install_hooks(state: _State, site: Any) -> None:
 
     def _verify_pth(sitedir: str, name: str) -> Any:
         """Verified bytes, None (skip the file), or _SITE_DECIDES (site skips it anyway)."""
-        full = _join(sitedir, name)
+        full = _join(state.canon(sitedir), name)
         if full == _GATE:
             state.seen.add(full)
             return None
@@ -650,8 +830,12 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
                 state.violate(what, filename, _describe(state, data, expected), _fate(data, ran))
         return verdict[filename]
 
+    def is_gate(filename: str) -> bool:
+        sitedir, _, name = filename.rpartition(_SEP)
+        return _join(state.canon(sitedir), name) == _GATE
+
     for filename, lines in startup._importexecs.items():
-        if filename == _GATE or filename in executed_before:
+        if is_gate(filename) or filename in executed_before:
             if filename in executed_before:
                 allowed(filename)
             continue
@@ -719,12 +903,13 @@ def _find_startup_state() -> tuple[Any, Any]:
 
 
 def _gate_pep829(state: _State, site: Any) -> None:
-    startup, _ = _find_startup_state()
+    startup, frame = _find_startup_state()
     if startup is None:
         raise RuntimeError("cannot find site.StartupState: the gate must run from a .pth file")
+    current = frame.f_locals.get("filename")  # the gate's own file, as site spelled it
     executed: set[str] = set()
     for filename in startup._importexecs:
-        if filename == _GATE:
+        if filename in (current, _GATE):
             break
         executed.add(filename)
     _check_pep829(state, startup, executed)
@@ -755,9 +940,14 @@ def _gate_pep829(state: _State, site: Any) -> None:
 def _timing(state: _State) -> None:
     if _posix.environ.get(b"PTHGUARD_DEBUG") != b"timing":
         return
-    total = (_time.perf_counter_ns() - _START_NS) / 1e6
+    if state.pth_files:
+        state.timing.append((f"{state.pth_files} .pth checks", state.pth_ns))
+    own = sum(ns for _, ns in state.timing) / 1e6
+    span = (_time.perf_counter_ns() - _START_NS) / 1e6
     parts = ", ".join(f"{label} {ns / 1e6:.3f} ms" for label, ns in state.timing)
-    sys.stderr.write(f"pthguard: gate {total:.3f} ms ({parts})\n")
+    sys.stderr.write(
+        f"pthguard: gate {own:.3f} ms ({parts}); {span:.3f} ms from the gate to sitecustomize\n"
+    )
 
 
 def _run_gate() -> None:
@@ -779,7 +969,6 @@ def _run_gate() -> None:
             _gate_pep829(state, site)
         else:
             _install_hooks(state, site)
-        _timing(state)
     except Exception as exc:
         _internal_error(state, exc)
 
@@ -867,7 +1056,6 @@ def _run_sealed() -> None:
         else:
             _install_hooks(state, site)
         site.main()
-        _timing(state)
     except Exception as exc:
         _internal_error(state, exc)
 

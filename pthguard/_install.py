@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pthguard import _compare, _keys, _probe, _signing, _snapshot
+from pthguard import _compare, _keys, _probe, _rotation, _signing, _snapshot
 from pthguard._files import read_bytes, write_atomic
 from pthguard._manifest import Manifest
 from pthguard.errors import PthguardError
@@ -42,6 +42,7 @@ GATE_PREFIX = "!!pthguard-"
 STATE_PREFIX = ".pthguard-"
 WATCHDOG_MARK = b"# pthguard watchdog"
 EXIT_REFUSED = 78
+RACY_MARGIN_NS = 20_000_000  # the gate uses the same margin for its cache
 _GATE_SOURCE = Path(__file__).with_name("_gate.py")
 _COMPILE = (
     "import marshal, sys\n"
@@ -292,7 +293,9 @@ def build_seal(
 ) -> dict[str, Any]:
     """Everything the gate compares, from the live files, checked against the manifest."""
     manifest = envelope.manifest
-    sealed_at = time.time_ns() - 50_000_000  # coarse file clocks: stay clear of the tick
+    # A stat fingerprint counts only for files whose mtime is older than this (git's
+    # racily-clean rule, with a margin for coarse file-system clocks).
+    sealed_at = time.time_ns() - RACY_MARGIN_NS
     sites = []
     for site in manifest.site_dirs:
         startup: dict[str, bytes] = {}
@@ -317,7 +320,9 @@ def build_seal(
             if _snapshot.sha256_file(path) != digest:
                 raise InstallError(f"{path} changed while installing")
             dists[dist.metadata_dir] = (rel, digest, fingerprint)
-        sites.append((site.path, site.role, startup, dists))
+        st = os.stat(site.path)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)  # entries added/removed/renamed
+        sites.append((site.path, site.role, startup, dists, stamp, (st.st_dev, st.st_ino)))
     modules: dict[str, tuple[str | None, bytes | None]] = {}
     for module in manifest.startup_modules:
         if module.path is None:
@@ -381,7 +386,7 @@ def install(
 ) -> InstallResult:
     data = read_bytes(manifest_path, "manifest")
     envelope = _signing.parse_envelope(data, str(manifest_path))
-    anchors = [_keys.load_public_key(p) for p in trust]
+    anchors = [k for p in trust for k in _keys.load_anchors(p, now)]
     result = _signing.verify(envelope, anchors, now, str(manifest_path))
     manifest = envelope.manifest
     probe = _probe.probe(python)
@@ -405,6 +410,14 @@ def install(
                 f"version {old.manifest.version} (rollback refused)",
                 remedy="sign a manifest with a higher --version, or pass --allow-downgrade",
             )
+        if not same:
+            # a manifest that changes who may sign must satisfy the installed policy too
+            old_anchors = [
+                k
+                for p in sorted(Path(previous.state_dir, "trust").glob("*.pub"))
+                for k in _keys.load_anchors(p, now)
+            ]
+            _rotation.require_rotation(old.manifest, envelope, old_anchors, str(manifest_path))
     snap = _snapshot.scan(probe, own=own_files(installs))
     if snap.errors:
         raise InstallError(
@@ -425,25 +438,34 @@ def install(
         raise InstallError(f"cannot write {state_dir}: {exc.strerror}") from exc
     installed_manifest = Path(state_dir, "manifest.json")
     write_atomic(installed_manifest, data)
-    for anchor, key in zip(trust, anchors, strict=True):
-        write_atomic(Path(state_dir, "trust", f"{key.name}.pub"), read_bytes(anchor, "key"))
+    used: set[str] = set()
+    for number, anchor in enumerate(trust):
+        # the file's own name (display names come from it), made unique and ending in .pub
+        name = anchor.name if anchor.name.endswith(".pub") else f"{anchor.name}.pub"
+        if name in used or name.startswith("."):
+            name = f"{number}-{name.lstrip('.')}"
+        used.add(name)
+        write_atomic(Path(state_dir, "trust", name), read_bytes(anchor, "key"))
     gate_code = _run(python, _COMPILE, str(_GATE_SOURCE))
     write_atomic(Path(state_dir, f"gate.{probe.cache_tag}.bin"), gate_code)
     sha_module = _sha256_module(python)
     line = gate_line(state_dir, probe.cache_tag, gate_pth, "gate", chosen_mode)
     watchdog_bytes = watchdog_source(line) if watchdog is not None else None
-    seal = build_seal(
-        envelope=envelope,
-        result=result,
-        snap=snap,
-        probe=probe,
-        manifest_file=installed_manifest,
-        mode=chosen_mode,
-        watchdog=watchdog,
-        watchdog_bytes=watchdog_bytes,
-        sha256_module=sha_module,
-    )
-    write_atomic(Path(state_dir, "seal.bin"), marshal.dumps(seal, 4))
+    def write_seal() -> None:
+        seal = build_seal(
+            envelope=envelope,
+            result=result,
+            snap=snap,
+            probe=probe,
+            manifest_file=installed_manifest,
+            mode=chosen_mode,
+            watchdog=watchdog,
+            watchdog_bytes=watchdog_bytes,
+            sha256_module=sha_module,
+        )
+        write_atomic(Path(state_dir, "seal.bin"), marshal.dumps(seal, 4))
+
+    write_seal()  # complete before the gate exists; its directory stamps come next
     launcher = os.path.join(os.path.dirname(python), "python-guarded")
     write_atomic(
         Path(launcher),
@@ -469,6 +491,10 @@ def install(
     )
     write_atomic(Path(state_dir, "install.json"), installation.to_json())
     write_atomic(Path(gate_pth), line)
+    # Writing the gate changed the site directory. Once the clock has moved past that
+    # change, seal again: the directory stamps are then trusted from the first start.
+    time.sleep(2 * RACY_MARGIN_NS / 1e9)
+    write_seal()
     notes = [note] if note else []
     return InstallResult(
         installation=installation, replaced_version=replaced, verification=result, notes=notes

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -253,10 +254,24 @@ def test_record_is_rehashed_when_its_stat_changes(interp: Interpreter, tmp_path:
     record = g.site_packages / "plainpkg-1.0.dist-info" / "RECORD"
     data = record.read_bytes()
     record.write_bytes(data)  # same bytes, new stat: hashed again, and it matches
+    _touch_entries(g.site_packages)  # as every pip run does: entries added and removed
     assert g.start("-c", "pass").returncode == 0
     assert g.sealed("-c", "pass").returncode == 0
     record.write_bytes(data + b"plainpkg/extra.py,,\n")
+    # An in-place edit that leaves the directory's entries alone is only looked for while
+    # the directory's stamp is racily clean (only code already running as the user can make
+    # one: out of the threat model); any pip run changes the entries, and then the RECORD is
+    # hashed again.
+    _touch_entries(g.site_packages)
     _both_refused(g, "changed distribution plainpkg 1.0", "RECORD sha256")
+
+
+def _touch_entries(site_packages: Path) -> None:
+    """Add and remove an entry, so the directory's mtime changes (what pip's temp dirs do)."""
+    time.sleep(0.03)  # a new clock tick for the directory's mtime
+    scratch = site_packages / "~scratch"
+    scratch.mkdir()
+    scratch.rmdir()
 
 
 # -- (9) PEP 829 .start files ----------------------------------------------------------------
