@@ -451,6 +451,7 @@ def install(
     sha_module = _sha256_module(python)
     line = gate_line(state_dir, probe.cache_tag, gate_pth, "gate", chosen_mode)
     watchdog_bytes = watchdog_source(line) if watchdog is not None else None
+
     def write_seal() -> None:
         seal = build_seal(
             envelope=envelope,
