@@ -433,7 +433,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     )
     differences = _compare.compare(manifest, live, include_unclaimed=args.deep)
     if args.deep:
-        differences += _deep.deep_differences(manifest, snap)
+        differences += _deep.deep_differences(manifest, snap, progress=_deep.tty_progress())
     report = _report.VerifyReport(
         manifest_path=str(args.manifest),
         envelope=envelope,
