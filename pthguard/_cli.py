@@ -22,6 +22,7 @@ from pthguard import __version__
 from pthguard.errors import PthguardError, UsageError
 
 if TYPE_CHECKING:
+    from pthguard._install import Installation
     from pthguard._keys import PrivateKey
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
@@ -79,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-env-override",
         action="store_true",
         help="let PTHGUARD_MODE=warn weaken enforcement (default: no)",
+    )
+    p.add_argument(
+        "--project",
+        metavar="NAME",
+        help="the project a CI runner rebuilds: any version/RECORD, only its current startup "
+        "files (policy.project)",
     )
 
     p = sub.add_parser("sign", help="add a signature to a manifest")
@@ -157,10 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("enforce", "warn"), default="enforce")
     p.add_argument("--expires-days", type=int, default=365, help="manifest lifetime (default: 365)")
 
-    from pthguard import _inspectcmd, _scancmd  # noqa: PLC0415 (argparse only)
+    from pthguard import _auditlock, _inspectcmd, _scancmd  # noqa: PLC0415 (argparse only)
 
     _scancmd.add_parser(sub)
     _inspectcmd.add_parser(sub)
+    _auditlock.add_parser(sub)
 
     p = sub.add_parser("diff", help="what changed between two manifests, for review")
     p.add_argument("old", type=Path)
@@ -289,6 +297,10 @@ def cmd_snapshot(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     manifest = _snapshot.to_manifest(
         snap, version=version, created=format_time(now), expires=format_time(expires), policy=policy
     )
+    if args.project:
+        from pthguard import _project  # noqa: PLC0415
+
+        manifest = _project.loosen(manifest, args.project)
     write_atomic(args.output, Envelope.from_manifest(manifest).to_bytes())
     startup = sum(len(s.startup_files) for s in manifest.site_dirs)
     print(
@@ -422,7 +434,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     trusted = [k for p in args.trust for k in _keys.load_anchors(p)]
     result = _signing.verify(envelope, trusted, clock(), str(args.manifest))
     probe = _probe.probe(args.python)
-    snap, _ = _install.scan_environment(probe)
+    snap, installs = _install.scan_environment(probe)
     manifest = envelope.manifest
     live = _snapshot.to_manifest(
         snap,
@@ -444,8 +456,52 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
         deep=args.deep,
     )
     render = _report.verify_json if args.format == "json" else _report.verify_text
-    out.write(render(report))
+    warnings = _permission_warnings([s.path for s in probe.site_dirs if s.exists], installs)
+    if args.format == "json":
+        import json  # noqa: PLC0415
+
+        doc = json.loads(render(report))
+        doc["permission_warnings"] = warnings
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(render(report))
+        _print_warnings(warnings)
     return EXIT_OK if report.ok else EXIT_DIFFERENCES
+
+
+def _permission_warnings(site_dirs: list[str], installs: Sequence[Installation]) -> list[str]:
+    """Who besides root can change what a guarded start trusts (see pthguard._perms)."""
+    from pthguard import _perms  # noqa: PLC0415
+
+    found = _perms.targets(site_dirs)
+    if installs:
+        inst = installs[0]
+        names: list[str] = []
+        for sub in ("", "trust"):
+            try:
+                names += sorted(os.path.join(sub, n) for n in os.listdir(Path(inst.state_dir, sub)))
+            except OSError:
+                continue
+        found = _perms.targets(
+            site_dirs,
+            gate_pth=inst.gate_pth,
+            state_dir=inst.state_dir,
+            watchdog=inst.watchdog,
+            launcher=inst.launcher,
+            state_files=names,
+        )
+    checked = []
+    for target in found:
+        try:
+            checked.append((target, os.stat(target.path)))
+        except OSError:
+            continue
+    return _perms.permission_warnings(checked, euid=os.geteuid())
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"pthguard: warning: {warning}", file=sys.stderr)
 
 
 def cmd_install(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
@@ -510,6 +566,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     inst = installs[0]
     envelope = _signing.parse_envelope(read_bytes(inst.manifest_path, "manifest"), "manifest")
     check = _install.guarded_start(probe.executable)
+    warnings = _permission_warnings([s.path for s in probe.site_dirs if s.exists], installs)
     doc = {
         "installed": True,
         "python": probe.executable,
@@ -523,10 +580,12 @@ def cmd_status(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
         "launcher": inst.launcher,
         "installed_at": inst.installed,
         "last_start": {"exit_code": check[0], "stderr": check[1]},
+        "permission_warnings": warnings,
     }
     if args.format == "json":
         out.write(json.dumps(doc, indent=2) + "\n")
     else:
+        _print_warnings(warnings)
         print(f"{probe.executable}: pthguard installed ({inst.installed})", file=out)
         print(
             f"  mode {inst.mode}, manifest version {envelope.manifest.version}, "
@@ -623,6 +682,12 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     return _inspectcmd.run(args, out)
 
 
+def cmd_audit_lock(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
+    from pthguard import _auditlock  # noqa: PLC0415
+
+    return _auditlock.run(args, out)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, Clock], int]] = {
     "keygen": cmd_keygen,
     "snapshot": cmd_snapshot,
@@ -638,6 +703,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, Clock], int]] = {
     "protect": cmd_protect,
     "scan": cmd_scan,
     "inspect": cmd_inspect,
+    "audit-lock": cmd_audit_lock,
 }
 
 

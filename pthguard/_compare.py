@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pthguard._manifest import Distribution, Manifest, SiteDir, StartupFile, StartupModule
+from pthguard._manifest import (
+    Distribution,
+    Manifest,
+    ProjectRule,
+    SiteDir,
+    StartupFile,
+    StartupModule,
+)
 
 Category = Literal[
     "environment", "site_dir", "startup_file", "startup_module", "distribution", "file", "unclaimed"
@@ -79,8 +86,12 @@ def describe_module(module: StartupModule) -> str:
 def compare(
     expected: Manifest, found: Manifest, *, include_unclaimed: bool = False
 ) -> list[Difference]:
-    """Every difference from ``expected`` to ``found``, most important first."""
+    """Every difference from ``expected`` to ``found``, most important first.
+
+    With ``policy.project`` in ``expected``, that distribution's entries are not compared
+    and its startup files are compared with the rule (name, exact code lines) instead."""
     diffs: list[Difference] = []
+    rule = expected.policy.project
     _compare_environment(expected, found, diffs)
     exp_sites = {s.path: s for s in expected.site_dirs}
     found_sites = {s.path: s for s in found.site_dirs}
@@ -91,7 +102,7 @@ def compare(
                 Difference(category="site_dir", change="added", subject=path, found=site.role)
             )
             old = SiteDir(path=path, role=site.role)
-        _compare_startup_files(old, site, diffs)
+        _compare_startup_files(old, site, diffs, rule if path in exp_sites else None)
         if include_unclaimed:
             _compare_unclaimed(old, site, expected, diffs)
     for path, site in exp_sites.items():
@@ -120,10 +131,14 @@ def _compare_environment(expected: Manifest, found: Manifest, diffs: list[Differ
             )
 
 
-def _compare_startup_files(old: SiteDir, new: SiteDir, diffs: list[Difference]) -> None:
+def _compare_startup_files(
+    old: SiteDir, new: SiteDir, diffs: list[Difference], rule: ProjectRule | None = None
+) -> None:
     before = {f.name: f for f in old.startup_files}
     after = {f.name: f for f in new.startup_files}
     for name, entry in after.items():
+        if rule is not None and rule.allows(name, entry.code_lines):
+            continue  # the project's own startup file, as the signed rule allows
         subject = f"{new.path}/{name}"
         previous = before.get(name)
         if previous is None:
@@ -224,6 +239,10 @@ def _group(dists: tuple[Distribution, ...]) -> dict[tuple[str, str], list[Distri
 
 def _compare_distributions(expected: Manifest, found: Manifest, diffs: list[Difference]) -> None:
     before, after = _group(expected.distributions), _group(found.distributions)
+    project = expected.policy.project
+    if project is not None:  # any version and RECORD of the project is accepted
+        before = {k: v for k, v in before.items() if k[1] != project.name}
+        after = {k: v for k, v in after.items() if k[1] != project.name}
     unlisted: Severity = (
         "violation" if expected.policy.unlisted_distributions == "refuse" else "notice"
     )

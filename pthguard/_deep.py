@@ -7,9 +7,10 @@ rows are not trusted.
 Hashing runs on a thread pool (OpenSSL-backed ``hashlib`` releases the GIL on large
 buffers), files batched per task. A stat-keyed hash cache, (dev, ino, size, mtime_ns,
 ctime_ns) -> sha256, skips files unchanged since an earlier run; an entry whose mtime is not
-older than the cache's own write time is hashed again (git's racily-clean rule). The cache
-lives in the user's cache directory; a corrupt, foreign or unreadable one is ignored and
-rebuilt, and one that cannot be written only makes the next run slower.
+older than the start of the run that wrote the cache is hashed again (git's racily-clean
+rule). The cache lives in the user's cache directory, behind a sha256 of its contents; a
+corrupt, foreign or unreadable one is ignored and rebuilt, and one that cannot be written
+only makes the next run slower.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pthguard._manifest import Manifest
 from pthguard._snapshot import Snapshot, sha256_file
 
 _BATCH = 64
-_CACHE_FORMAT = ("pthguard-deep", 1)
+_CACHE_FORMAT = ("pthguard-deep", 2)
 _RACY_MARGIN_NS = 20_000_000
 Fingerprint = tuple[int, int, int, int, int]
 Job = tuple[str, str, str]  # path, expected sha256, owner
@@ -44,13 +45,23 @@ class HashCache:
         self.entries: dict[str, tuple[Fingerprint, str]] = {}
         self.trusted_before = 0
         self.fresh: dict[str, tuple[Fingerprint, str]] = {}
+        # Saved as the write time: every fingerprint of this run is taken after it, so a change
+        # in the clock tick of a file's mtime stays racily clean however long hashing takes.
+        self.started_ns = time.time_ns()
         if path is not None:
             self._load(path)
 
     def _load(self, path: Path) -> None:
         try:
-            data = marshal.loads(path.read_bytes())  # noqa: S302 (the user's own cache file)
-        except (OSError, EOFError, ValueError, TypeError):
+            raw = path.read_bytes()
+        except OSError:
+            return
+        payload = raw[32:]
+        if raw[:32] != hashlib.sha256(payload).digest():
+            return  # corrupt or truncated: never unmarshalled (one flipped byte can crash it)
+        try:
+            data = marshal.loads(payload)  # noqa: S302 (the user's own cache file)
+        except (EOFError, ValueError, TypeError):
             return
         if (
             isinstance(data, dict)
@@ -63,7 +74,13 @@ class HashCache:
 
     def lookup(self, path: str, fingerprint: Fingerprint) -> str | None:
         entry = self.entries.get(path)
-        if entry is None or entry[0] != fingerprint or fingerprint[3] >= self.trusted_before:
+        if (
+            not isinstance(entry, tuple)
+            or len(entry) != 2
+            or entry[0] != fingerprint
+            or not isinstance(entry[1], str)
+            or fingerprint[3] >= self.trusted_before
+        ):
             return None
         return entry[1]
 
@@ -74,13 +91,14 @@ class HashCache:
         if self.path is None or not self.fresh:
             return
         entries = {**self.entries, **self.fresh}
-        doc = {"format": _CACHE_FORMAT, "written_ns": time.time_ns(), "entries": entries}
+        doc = {"format": _CACHE_FORMAT, "written_ns": self.started_ns, "entries": entries}
+        payload = marshal.dumps(doc, 4)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".deep.", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(marshal.dumps(doc, 4))
+                    handle.write(hashlib.sha256(payload).digest() + payload)
                     handle.flush()
                     os.fsync(handle.fileno())
                 Path(tmp).replace(self.path)

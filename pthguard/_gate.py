@@ -149,6 +149,17 @@ class _State:
         site = self.sites.get(self.canon(sitedir))
         return None if site is None else site[2].get(name)
 
+    def project_file(self, sitedir: str, name: str, data: bytes | None) -> bool:
+        """A ``.pth`` of a sealed site directory that ``policy.project`` allows: its name
+        fits a listed pattern and its import lines are exactly the listed code lines."""
+        rule = self.seal.get("project")
+        if rule is None or data is None or self.canon(sitedir) not in self.sites:
+            return False
+        lines = _pth_code_lines(data) if name.endswith(".pth") else None
+        return lines is not None and any(
+            _name_fits(pattern, name) and lines == tuple(code) for pattern, code in rule[2]
+        )
+
     def violate(self, what: str, path: str, detail: str, executed: str = "") -> None:
         self.violations.append(_Violation(what, path, detail, executed))
 
@@ -179,8 +190,10 @@ def _load_sha256(location: Any) -> Any:
 
 
 def _load_seal() -> dict[str, Any]:
-    data = _read(_SEAL)
-    seal = _marshal.loads(data)
+    raw = _read(_SEAL)
+    if len(raw) < 5 or raw[:4] != _checksum(raw[4:]):  # before marshal sees a byte of it
+        raise ValueError(f"the seal {_SEAL} is corrupt (checksum mismatch)")
+    seal = _marshal.loads(raw[4:])
     if not isinstance(seal, dict) or seal.get("format") != 1:
         raise ValueError("unknown seal format")
     if seal["cache_tag"] != sys.implementation.cache_tag:
@@ -194,9 +207,24 @@ def _load_seal() -> dict[str, Any]:
         st = _posix.stat(manifest)
     except OSError as exc:
         raise ValueError(f"the installed manifest {manifest} is missing") from exc
-    if (st.st_size, st.st_mtime_ns, st.st_ino) != tuple(seal["manifest_stat"]):
+    if (st.st_size, st.st_mtime_ns, st.st_ino) != tuple(seal["manifest_stat"]) and (
+        not _copied_manifest(seal, manifest, st.st_size)
+    ):
         raise ValueError(f"the installed manifest {manifest} changed after it was sealed")
     return seal
+
+
+def _copied_manifest(seal: dict[str, Any], manifest: str, size: int) -> bool:
+    """The whole state directory was copied (COPY --from, a pulled image: new inodes) and the
+    manifest has the sealed bytes. A manifest replaced inside the sealed directory is not."""
+    sealed_dir = seal.get("state_dir_id")
+    if sealed_dir is None or size != seal["manifest_stat"][0]:
+        return False
+    here = _posix.stat(_dirname(manifest))
+    if (here.st_dev, here.st_ino) == tuple(sealed_dir):
+        return False
+    digest = _load_sha256(seal.get("sha256_module"))(_read(manifest)).hexdigest()
+    return bool(digest == seal["manifest_sha256"])
 
 
 def _effective_mode(seal: dict[str, Any]) -> str:
@@ -281,10 +309,19 @@ def _startup_names(names: list[str]) -> list[str]:
 
 
 def _code_lines(data: bytes) -> int:
+    """Import lines as this version's site splits the file (for the report only)."""
+    if sys.version_info >= (3, 13):  # utf-8-sig (BOM dropped), str.splitlines(): \x0c too
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")  # stands in for the locale: errs towards more lines
+        lines = text.splitlines()
+    else:  # universal newlines only; a BOM stays on line 1
+        lines = [raw.decode("latin-1") for raw in data.splitlines()]
     count = 0
-    for raw in data.splitlines():
+    for raw in lines:
         line = raw.strip() if sys.version_info >= (3, 15) else raw
-        if line.startswith((b"import ", b"import\t")):
+        if line.startswith(("import ", "import\t")):
             count += 1
     return count
 
@@ -325,7 +362,7 @@ def _reconcile_site(state: _State, sitedir: str, names: list[str], before_gate: 
             data = _read(full)
         except OSError:
             data = None
-        if data is not None and data == expected:
+        if data is not None and (data == expected or state.project_file(sitedir, name, data)):
             continue
         what = "changed startup file" if expected is not None else "unlisted startup file"
         state.violate(what, full, _describe(state, data, expected), _fate(data, before_gate))
@@ -339,12 +376,61 @@ def _dist_label(metadata_dir: str) -> str:
     return f"{name} {rest.partition('-')[0]}".strip()
 
 
+def _is_project_dir(rule: Any, name: str) -> bool:
+    """Is ``name`` (``My.Proj-1.0.dist-info``) the metadata directory of ``policy.project``?
+    Compared as ``{name, - and . as _, lower case}-{any version}.dist-info``."""
+    if rule is None or not name.endswith(".dist-info"):
+        return False
+    dist, sep, version = name[: -len(".dist-info")].partition("-")
+    key = dist.lower().replace(".", "_")
+    while "__" in key:
+        key = key.replace("__", "_")
+    return bool(sep and version) and dist.isascii() and key + "-" == rule[1]
+
+
+_VERSION_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._+!")
+
+
+def _name_fits(pattern: str, name: str) -> bool:
+    """``pthguard._manifest.name_fits``: ``*`` (at most one) stands for one version."""
+    head, star, tail = pattern.partition("*")
+    if not star:
+        return name == pattern
+    if len(name) <= len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
+        return False
+    middle = name[len(head) : len(name) - len(tail)]
+    return middle[0].isdigit() and all(c in _VERSION_CHARS for c in middle)
+
+
+_LINE_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\ufeff")
+
+
+def _pth_code_lines(data: bytes) -> tuple[str, ...] | None:
+    """The import lines of a ``.pth`` as the manifest records them, or None for a file this
+    reading does not model the same way on every version (not UTF-8, a BOM, a line break
+    other than ``\\n``, a non-ASCII import line): such a file is never allowed by a rule."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if any(c in text for c in _LINE_BREAKS):
+        return None
+    strip = sys.version_info >= (3, 15)
+    lines = []
+    for line in text.split("\n"):
+        if (line.strip() if strip else line).startswith(("import ", "import\t")):
+            if not line.isascii():
+                return None
+            lines.append(line)
+    return tuple(lines)
+
+
 def _check_distributions(state: _State, sitedir: str, site: Any, names: list[str]) -> None:
     dists: dict[str, Any] = site[3]
     present = {n for n in names if n.endswith((".dist-info", ".egg-info"))}
     policy = state.seal["unlisted_distributions"]
     for name in sorted(present - dists.keys()):
-        if policy == "refuse":
+        if policy == "refuse" and not _is_project_dir(state.seal.get("project"), name):
             state.violate(
                 f"unlisted distribution {_dist_label(name)}", _join(sitedir, name), "not signed"
             )
@@ -420,6 +506,10 @@ def _final_checks(state: _State, processed: list[str]) -> None:
     then is the per-distribution work skipped (in-place edits by code already running as the
     same user are outside the threat model)."""
     t0 = _time.perf_counter_ns()
+    # What the cache vouches for is the state as of now, before the first stamp is taken:
+    # a change after the listing, in the clock tick of the stamp, must stay racily clean
+    # however long this start takes to write the cache.
+    verified_ns = _time.time_ns()
     gate_dir = _dirname(_GATE)
     before = True
     for sitedir in processed:
@@ -444,13 +534,21 @@ def _final_checks(state: _State, processed: list[str]) -> None:
     state.timing.append(("final checks", _time.perf_counter_ns() - t0))
     if not state.violations and state.cache_dirty():
         t1 = _time.perf_counter_ns()
-        _write_cache(state)
+        _write_cache(state, verified_ns)
         state.timing.append(("cache write", _time.perf_counter_ns() - t1))
 
 
 # -- the hash cache: stamps and RECORD digests verified by an earlier start ---------------------
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
+_CHECK_PRIME = 1_073_741_789  # the largest prime below 2**30: one digit, a fast remainder
+
+
+def _checksum(payload: bytes) -> bytes:
+    """Checked before ``marshal`` reads the seal or the cache: one flipped byte can make it allocate
+    gigabytes (a huge tuple length) or crash the interpreter (a self-referencing tuple used
+    as a dict key overflows the C stack on 3.10-3.13). Any one changed byte is caught."""
+    return (int.from_bytes(payload, "little") % _CHECK_PRIME).to_bytes(4, "little")
 
 
 def _cache_path(state: _State) -> str | None:
@@ -478,7 +576,10 @@ def _read_cache(state: _State) -> dict[str, Any]:
     if path is None:
         return empty
     try:
-        data = _marshal.loads(_read(path))
+        raw = _read(path)
+        if raw[:4] != _checksum(raw[4:]):
+            return empty
+        data = _marshal.loads(raw[4:])
     except Exception:
         return empty
     if (
@@ -496,20 +597,41 @@ def _read_cache(state: _State) -> dict[str, Any]:
 _RACY_MARGIN_NS = 20_000_000  # coarse file-system clocks tick every few ms
 
 
-def _write_cache(state: _State) -> None:
+def _carried(entries: Any, before: int, *, record: bool) -> dict[str, Any]:
+    """Entries of the old cache worth keeping: well formed and trusted under its own write
+    time. Junk is dropped, and a racily clean entry is not promoted by a later write time."""
+    out = {}
+    for key, value in entries.items():
+        stamp = value
+        if record:
+            if type(value) is not tuple or len(value) != 2 or type(value[1]) is not str:
+                continue
+            stamp = value[0]
+        if (
+            type(key) is str
+            and type(stamp) is tuple
+            and len(stamp) == (5 if record else 3)
+            and all(type(x) is int for x in stamp)
+            and stamp[-2] < before  # the mtime, in a site stamp and in a fingerprint
+        ):
+            out[key] = value
+    return out
+
+
+def _write_cache(state: _State, verified_ns: int) -> None:
     """Atomically (temporary file, fsync, rename); a read-only or missing directory only
     makes later starts slower."""
     path = _cache_path(state)
     if path is None:
         return
     old = state.cache or {"sites": {}, "records": {}}
-    sites = dict(old["sites"])
+    sites = _carried(old["sites"], state.cache_trusted_before, record=False)
     sites.update(state.fresh_sites)
-    records = dict(old["records"])
+    records = _carried(old["records"], state.cache_trusted_before, record=True)
     records.update(state.fresh_records)
     doc = {
         "key": _cache_key(state),
-        "written_ns": _time.time_ns(),
+        "written_ns": verified_ns,  # when the checks began: see _final_checks
         "sites": sites,
         "records": records,
     }
@@ -523,7 +645,13 @@ def _write_cache(state: _State) -> None:
                 pass
         fd = _posix.open(tmp, _posix.O_WRONLY | _posix.O_CREAT | _posix.O_EXCL, 0o600)
         try:
-            _posix.write(fd, _marshal.dumps(doc, 4))
+            payload = _marshal.dumps(doc, 4)
+            data = _checksum(payload) + payload
+            while data:  # a full disk makes write() short, without an error
+                written = _posix.write(fd, data)
+                if not written:
+                    raise OSError("no progress writing the cache")
+                data = data[written:]
             _posix.fsync(fd)
         finally:
             _posix.close(fd)
@@ -601,14 +729,15 @@ def _run_startup_module(state: _State, site: Any, name: str, original: Any) -> N
                 f"changed {name}", own, _describe(state, data, written, pth=False), "NOT executed"
             )
             return
-        watchdog = spec
+        if expected_path is None:
+            # Nothing to chain: whatever sorts after the watchdog on sys.path is shadowed by
+            # it, as in stock Python. Stock Python imports an importable sitecustomize at
+            # startup: register the watchdog as that module without running it (it would
+            # only find that the gate ran).
+            sys.modules[name] = bootstrap.module_from_spec(spec)
+            return
         rest = [p for p in sys.path if p != _dirname(own)]
         spec = external.PathFinder.find_spec(name, rest)
-        if spec is None and expected_path is None:
-            # Stock Python imports an importable sitecustomize at startup: register the
-            # watchdog as that module without running it (it would only find the gate ran).
-            sys.modules[name] = bootstrap.module_from_spec(watchdog)
-            return
     origin = None if spec is None else spec.origin
     if origin is None and expected_path is None:
         return
@@ -675,6 +804,9 @@ def _guarded_module(state: _State, site: Any, name: str, original: Any) -> None:
 
 
 _SITE_DECIDES = object()
+_HIDDEN_FLAGS = sys.version_info >= (3, 13) and (
+    hasattr(_posix.stat_result, "st_flags") or hasattr(_posix.stat_result, "st_file_attributes")
+)
 
 
 class _OneShotIO:
@@ -729,13 +861,15 @@ def _install_hooks(state: _State, site: Any) -> None:
         if full == _GATE:
             state.seen.add(full)
             return None
-        try:
-            st = _posix.lstat(full)
-        except OSError:
-            return _SITE_DECIDES
-        hidden = getattr(st, "st_flags", 0) & 0x8000  # UF_HIDDEN
-        if hidden and sys.version_info >= (3, 13):
-            return _SITE_DECIDES
+        if _HIDDEN_FLAGS:  # 3.13+ skips files flagged hidden (BSD, macOS, Windows only)
+            try:
+                st = _posix.lstat(full)
+            except OSError:
+                return _SITE_DECIDES
+            hidden = getattr(st, "st_flags", 0) & 0x8000  # UF_HIDDEN
+            hidden |= getattr(st, "st_file_attributes", 0) & 0x2  # FILE_ATTRIBUTE_HIDDEN
+            if hidden:
+                return _SITE_DECIDES
         if full in state.verdicts:  # a venv's site-packages is processed twice
             return state.verdicts[full]
         state.seen.add(full)
@@ -744,7 +878,7 @@ def _install_hooks(state: _State, site: Any) -> None:
         except OSError:
             data = None  # site would skip an unreadable file too
         expected = state.allowed(sitedir, name)
-        if data is not None and data != expected:
+        if data is not None and data != expected and not state.project_file(sitedir, name, data):
             what = "changed startup file" if expected is not None else "unlisted startup file"
             # In a venv, site-packages is processed twice: a file that sorts before the gate
             # ran in the first pass (before the hook existed); this is the second pass.
@@ -812,6 +946,7 @@ def _pep829_entry_points(data: bytes) -> list[str] | None:
 def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> None:
     """Neutralise what the batch ``startup`` holds that the seal does not allow."""
     verdict: dict[str, bool] = {}
+    verified: dict[str, bytes | None] = {}
 
     def allowed(filename: str) -> bool:
         if filename not in verdict:
@@ -821,7 +956,8 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
                 data = _read(filename)
             except OSError:
                 data = None
-            ok = data is not None and data == expected
+            ok = data is not None and (data == expected or state.project_file(sitedir, name, data))
+            verified[filename] = data if ok else None
             verdict[filename] = ok
             state.seen.add(filename)
             if not ok:
@@ -842,8 +978,7 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
         if not allowed(filename):
             lines.clear()
             continue
-        sitedir, _, name = filename.rpartition(_SEP)
-        expected_lines = _pep829_import_lines(state.allowed(sitedir, name) or b"")
+        expected_lines = _pep829_import_lines(verified.get(filename) or b"")
         if list(lines) != expected_lines:
             state.violate("changed startup file", filename, "import lines differ", "NOT executed")
             lines.clear()
@@ -1053,6 +1188,13 @@ def _run_sealed() -> None:
                 _guarded_module(state, site, "sitecustomize", original_sitecustomize)
 
             site.execsitecustomize = execsitecustomize
+            original_usercustomize = site.execusercustomize
+
+            def execusercustomize():
+                site.execusercustomize = original_usercustomize
+                _guarded_module(state, site, "usercustomize", original_usercustomize)
+
+            site.execusercustomize = execusercustomize
         else:
             _install_hooks(state, site)
         site.main()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pthguard import _compare, _keys, _probe, _rotation, _signing, _snapshot
+from pthguard import _compare, _keys, _probe, _project, _rotation, _signing, _snapshot
 from pthguard._files import read_bytes, write_atomic
 from pthguard._manifest import Manifest
 from pthguard.errors import PthguardError
@@ -41,6 +41,7 @@ from pthguard.errors import PthguardError
 GATE_PREFIX = "!!pthguard-"
 STATE_PREFIX = ".pthguard-"
 WATCHDOG_MARK = b"# pthguard watchdog"
+LAUNCHER_MARK = b"# pthguard sealed launcher:"
 EXIT_REFUSED = 78
 RACY_MARGIN_NS = 20_000_000  # the gate uses the same margin for its cache
 _GATE_SOURCE = Path(__file__).with_name("_gate.py")
@@ -219,16 +220,40 @@ def find_installations(site_dirs: list[str]) -> list[Installation]:
             continue
         for name in sorted(names):
             if name.startswith(STATE_PREFIX):
+                token = name[len(STATE_PREFIX) :]
                 try:
-                    found.append(
-                        Installation.from_json(Path(site, name, "install.json").read_bytes())
-                    )
+                    inst = Installation.from_json(Path(site, name, "install.json").read_bytes())
                 except (OSError, ValueError, TypeError) as exc:
+                    if not os.path.lexists(os.path.join(site, f"{GATE_PREFIX}{token}.pth")):
+                        continue  # no gate of that token: not ours (a wheel can ship one)
                     raise InstallError(
                         f"{os.path.join(site, name)} holds a broken installation ({exc})",
                         remedy="run `pthguard uninstall` and install again",
                     ) from exc
+                if _describes_itself(inst, site, name, token):
+                    found.append(inst)
     return found
+
+
+def _describes_itself(inst: Installation, site: str, name: str, token: str) -> bool:
+    """Only an ``install.json`` that names its own directory, gate and watchdog is ours: one
+    shipped by a wheel must never steer ``uninstall`` to other paths."""
+
+    def same(path: str | None, expected: str) -> bool:
+        return path is not None and (
+            os.path.basename(path) == os.path.basename(expected)
+            and os.path.realpath(os.path.dirname(path))
+            == os.path.realpath(os.path.dirname(expected))
+        )
+
+    return (
+        inst.token == token
+        and os.path.realpath(inst.site_dir) == os.path.realpath(site)
+        and same(inst.state_dir, os.path.join(site, name))
+        and same(inst.gate_pth, os.path.join(site, f"{GATE_PREFIX}{token}.pth"))
+        and (inst.watchdog is None or same(inst.watchdog, os.path.join(site, "sitecustomize.py")))
+        and (inst.launcher is None or os.path.basename(inst.launcher) == "python-guarded")
+    )
 
 
 def own_files(installations: list[Installation]) -> dict[str, bytes | None]:
@@ -274,9 +299,23 @@ def _run(python: str, code: str, *args: str) -> bytes:
     return done.stdout
 
 
+def _dir_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
 def _fingerprint(path: str) -> tuple[int, int, int, int, int]:
     st = os.stat(path)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+_CHECK_PRIME = 1_073_741_789  # the gate's _checksum: the largest prime below 2**30
+
+
+def seal_bytes(seal: dict[str, Any]) -> bytes:
+    """The seal file: a 4-byte checksum the gate checks before unmarshalling, then the seal."""
+    payload = marshal.dumps(seal, 4)
+    return (int.from_bytes(payload, "little") % _CHECK_PRIME).to_bytes(4, "little") + payload
 
 
 def build_seal(
@@ -349,6 +388,8 @@ def build_seal(
         "manifest_path": str(manifest_file),
         "manifest_stat": (st.st_size, st.st_mtime_ns, st.st_ino),
         "manifest_sha256": _snapshot.sha256_file(manifest_file),
+        # a copy of the whole state directory (a pulled image) may hold the same manifest
+        "state_dir_id": _dir_id(manifest_file.parent),
         "manifest_version": manifest.version,
         "signers": signers,
         "expires": int(manifest.expires_at.timestamp()),
@@ -364,6 +405,8 @@ def build_seal(
         # the gate checks that nothing overwrote the watchdog (it never runs it)
         "watchdog_source": watchdog_bytes,
         "sha256_module": sha256_module,
+        # policy.project compiled: (name, dist-info prefix, ((file pattern, code lines), ...))
+        "project": _project.seal_rule(manifest.policy.project),
     }
 
 
@@ -464,7 +507,7 @@ def install(
             watchdog_bytes=watchdog_bytes,
             sha256_module=sha_module,
         )
-        write_atomic(Path(state_dir, "seal.bin"), marshal.dumps(seal, 4))
+        write_atomic(Path(state_dir, "seal.bin"), seal_bytes(seal))
 
     write_seal()  # complete before the gate exists; its directory stamps come next
     launcher = os.path.join(os.path.dirname(python), "python-guarded")
@@ -563,12 +606,16 @@ def uninstall(python: str | None) -> list[str]:
             if path is None or not os.path.lexists(path):
                 continue
             expected = own.get(path)
-            if path != inst.launcher and expected is not None:
+            if path == inst.launcher or expected is not None:
                 try:
                     current = Path(path).read_bytes()
                 except OSError:
                     current = None
-                if current != expected:
+                if path == inst.launcher:
+                    ours = current is not None and LAUNCHER_MARK in current.partition(b"\n")[2]
+                else:
+                    ours = current == expected
+                if not ours:
                     raise InstallError(
                         f"{path} is not the file pthguard wrote; not removing it",
                         remedy="inspect it, remove it by hand, then run uninstall again",

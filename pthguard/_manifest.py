@@ -233,6 +233,94 @@ class TrustedKey:
         return made if f.finish() else None
 
 
+#: What ``*`` in a project rule's file name stands for: one version (``1.0``, ``2.1.dev3+g12``).
+VERSION_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._+!")
+
+
+def name_fits(pattern: str, name: str) -> bool:
+    """Does ``name`` fit ``pattern``? The gate has its own copy of this (``_name_fits``).
+
+    Without ``*`` the names must be equal. ``*`` (at most one) stands for a version: a
+    non-empty run of ASCII letters, digits, ``.``, ``_``, ``+`` and ``!`` starting with a digit.
+    """
+    head, star, tail = pattern.partition("*")
+    if not star:
+        return name == pattern
+    if len(name) <= len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
+        return False
+    middle = name[len(head) : len(name) - len(tail)]
+    return middle[0].isdigit() and all(c in VERSION_CHARS for c in middle)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectStartupFile:
+    """A ``.pth`` file the project may have: its name (``*`` for the version) and its exact
+    code lines (path lines are not constrained)."""
+
+    name: str
+    code_lines: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "code_lines": list(self.code_lines)}
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> ProjectStartupFile | None:
+        f = Fields(data, path, problems)
+        name = f.get_str("name")
+        if isinstance(f.data.get("name"), str):
+            if not name.endswith(".pth"):
+                problems.add(f"{path}.name", "a project startup file name ends with .pth")
+            if "/" in name or "\\" in name or "\0" in name or name in (".pth", "*.pth"):
+                problems.add(f"{path}.name", "must be a plain file name")
+            if name.count("*") > 1:
+                problems.add(f"{path}.name", "at most one * (the version)")
+        made = cls(
+            name=name,
+            code_lines=f.get_list("code_lines", lambda v, p: str_item(v, p, problems)),
+        )
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProjectRule:
+    """``policy.project``: the one distribution a CI runner rebuilds on every run.
+
+    Any version and RECORD of the distribution called ``name`` is accepted, and its
+    startup files may be only the ones listed (name, exact code lines)."""
+
+    name: str
+    startup_files: tuple[ProjectStartupFile, ...] = ()
+
+    def allows(self, name: str, code_lines: tuple[str, ...]) -> bool:
+        """Is a startup file called ``name`` with these code lines one the rule lists?"""
+        return any(
+            name_fits(entry.name, name) and entry.code_lines == code_lines
+            for entry in self.startup_files
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "startup_files": [s.to_dict() for s in self.startup_files]}
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> ProjectRule | None:
+        f = Fields(data, path, problems)
+        name = f.get_str("name")
+        if isinstance(f.data.get("name"), str) and not PROJECT_NAME_RE.match(name):
+            problems.add(f"{path}.name", "expected a PEP 503 normalised name (my-project)")
+        made = cls(
+            name=name,
+            startup_files=f.get_list(
+                "startup_files", lambda v, p: ProjectStartupFile.parse(v, p, problems)
+            ),
+        )
+        for dup in duplicates([s.name for s in made.startup_files]):
+            problems.add(f"{path}.startup_files", f"duplicate entry {dup!r}")
+        return made if f.finish() else None
+
+
+PROJECT_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     """What the guard does, and who may sign this manifest."""
@@ -243,9 +331,10 @@ class Policy:
     keys: tuple[TrustedKey, ...] = ()
     threshold: int = 1
     allow_env_override: bool = False
+    project: ProjectRule | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        made: dict[str, Any] = {
             "mode": self.mode,
             "unlisted_distributions": self.unlisted_distributions,
             "unclaimed_files": self.unclaimed_files,
@@ -253,10 +342,23 @@ class Policy:
             "threshold": self.threshold,
             "allow_env_override": self.allow_env_override,
         }
+        # written only when set: a manifest without a project rule has the same bytes (and
+        # signatures) as before the field existed
+        if self.project is not None:
+            made["project"] = self.project.to_dict()
+        return made
 
     @classmethod
     def parse(cls, data: object, path: str, problems: Problems) -> Policy | None:
         f = Fields(data, path, problems)
+        # the one optional field of spec_version 1: missing (or null) means no project rule
+        raw_project = f.data.get("project")
+        f.seen.add("project")
+        project = (
+            None
+            if raw_project is None
+            else ProjectRule.parse(raw_project, f"{path}.project", problems)
+        )
         made = cls(
             mode=f.get_str("mode", choices=("enforce", "warn")),  # type: ignore[arg-type]
             unlisted_distributions=f.get_str(  # type: ignore[arg-type]
@@ -266,6 +368,7 @@ class Policy:
             keys=f.get_list("keys", lambda v, p: TrustedKey.parse(v, p, problems)),
             threshold=f.get_int("threshold", minimum=1),
             allow_env_override=f.get_bool("allow_env_override"),
+            project=project,
         )
         for keyid in duplicates([k.keyid for k in made.keys]):
             problems.add(f"{path}.keys", f"duplicate key {keyid}")
@@ -384,6 +487,13 @@ class Manifest:
                 problems.add(f"{path}.distributions[{index}].site_dir", "is not one of site_dirs")
         for dup in duplicates(["\0".join(d.key) for d in dists]):
             problems.add(f"{path}.distributions", f"duplicate entry {dup.replace(chr(0), '/')!r}")
+        if policy is not None and policy.project is not None:
+            for index, dist in enumerate(dists):
+                if dist.name == policy.project.name:
+                    problems.add(
+                        f"{path}.distributions[{index}]",
+                        f"is policy.project {dist.name!r}, which must not be listed",
+                    )
         if problems.items or environment is None or policy is None:
             raise ManifestError("malformed manifest", problems.items or [f"{path}: malformed"])
         return cls(

@@ -65,6 +65,10 @@ system_site = True
 if cfg:
     system_site, home = read_cfg(cfg)
     prefix = site_prefix
+    # as site.venv() does before anything asks for site-packages: Debian's patched
+    # getsitepackages() (3.11-3.13 under -S) only lists a venv's site-packages when
+    # sys.prefix differs from sys.base_prefix
+    sys.prefix = sys.exec_prefix = site_prefix
     add(site.getsitepackages([site_prefix]), "venv")
 user_on = user_enabled() and (not cfg or system_site)
 user_site = site.getusersitepackages()
