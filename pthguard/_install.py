@@ -128,25 +128,29 @@ def gate_line(state_dir: str, cache_tag: str, gate_pth: str, role: str, mode: st
         "_GATE": gate_pth,
         "_STDLIB": "",
     }
+    code = (
+        "try:\n"
+        "    import marshal\n"
+        f"    exec(marshal.loads(open({gate_bin!r}, 'rb').read()), {names!r})\n"
+        "except BaseException as e:\n" + _on_load_error(mode, in_site=True)
+    )
+    return f"import sys; exec({code!r})\n".encode()
+
+
+def _on_load_error(mode: str, *, in_site: bool) -> str:
+    """What the gate line and the launcher do when the gate cannot even load: refuse to
+    start (enforce), or warn and leave site to run unchecked (warn); never a traceback."""
     if mode == "enforce":
-        on_error = (
+        return (
             "    sys.stderr.write('pthguard: refusing to start: the startup gate cannot load "
             "(%s: %s); run pthguard status\\n' % (type(e).__name__, e))\n"
             "    sys.stderr.flush()\n"
             f"    __import__('os')._exit({EXIT_REFUSED})\n"
         )
-    else:
-        on_error = (
-            "    sys.stderr.write('pthguard: warning: the startup gate cannot load "
-            "(%s: %s)\\n' % (type(e).__name__, e))\n"
-        )
-    code = (
-        "try:\n"
-        "    import marshal\n"
-        f"    exec(marshal.loads(open({gate_bin!r}, 'rb').read()), {names!r})\n"
-        "except BaseException as e:\n" + on_error
-    )
-    return f"import sys; exec({code!r})\n".encode()
+    return (
+        "    sys.stderr.write('pthguard: warning: the startup gate cannot load "
+        "(%s: %s)\\n' % (type(e).__name__, e))\n"
+    ) + ("" if in_site else "    __import__('site').main()\n")
 
 
 def watchdog_source(line: bytes) -> bytes:
@@ -162,21 +166,7 @@ def launcher_source(
 ) -> bytes:
     gate_bin = os.path.join(state_dir, f"gate.{cache_tag}.bin")
     seal = os.path.join(state_dir, "seal.bin")
-    # Like the gate line: a gate that cannot even load refuses to start (enforce), or warns
-    # and leaves site to run unchecked (warn), never a traceback with exit code 1.
-    if mode == "enforce":
-        on_error = (
-            "    sys.stderr.write('pthguard: refusing to start: the startup gate cannot load "
-            "(%s: %s); run pthguard status\\n' % (type(e).__name__, e))\n"
-            "    sys.stderr.flush()\n"
-            f"    __import__('os')._exit({EXIT_REFUSED})\n"
-        )
-    else:
-        on_error = (
-            "    sys.stderr.write('pthguard: warning: the startup gate cannot load "
-            "(%s: %s)\\n' % (type(e).__name__, e))\n"
-            "    __import__('site').main()\n"
-        )
+    on_error = _on_load_error(mode, in_site=False)
     return f"""#!{python} -S
 # pthguard sealed launcher: verifies every startup file before site runs any of it.
 import sys, marshal
