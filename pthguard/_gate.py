@@ -427,6 +427,8 @@ def _pth_code_lines(data: bytes) -> tuple[str, ...] | None:
 
 def _check_distributions(state: _State, sitedir: str, site: Any, names: list[str]) -> None:
     dists: dict[str, Any] = site[3]
+    if isinstance(dists, bytes):  # kept marshalled in the seal: only this full check reads it
+        dists = _marshal.loads(dists)
     present = {n for n in names if n.endswith((".dist-info", ".egg-info"))}
     policy = state.seal["unlisted_distributions"]
     for name in sorted(present - dists.keys()):

@@ -351,7 +351,11 @@ def build_seal(
             dists[dist.metadata_dir] = (rel, digest, fingerprint)
         st = os.stat(site.path)
         stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)  # entries added/removed/renamed
-        sites.append((site.path, site.role, startup, dists, stamp, (st.st_dev, st.st_ino)))
+        # The distributions stay a marshalled blob inside the seal: a warm start whose
+        # directory stamp is trusted never unmarshals them, so its cost does not grow with
+        # the number of distributions.
+        blob = marshal.dumps(dists, 4)
+        sites.append((site.path, site.role, startup, blob, stamp, (st.st_dev, st.st_ino)))
     modules: dict[str, tuple[str | None, bytes | None]] = {}
     for module in manifest.startup_modules:
         if module.path is None:

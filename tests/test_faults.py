@@ -560,7 +560,9 @@ def test_poisoned_cache_only_adds_work(tmp_path: Path) -> None:
     assert assert_clean(case.start())
     doc = read_cache(case)
     assert doc is not None
-    seal_digest = next(d[1] for n, d in case.seal()["sites"][0][3].items() if n.startswith("plain"))
+    seal_digest = next(
+        d[1] for n, d in unmarshal(case.seal()["sites"][0][3]).items() if n.startswith("plain")
+    )
     assert doc["records"][record_key] == (fingerprint, seal_digest)
 
     before = stamp(case.g.site_packages)
