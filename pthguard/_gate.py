@@ -9,8 +9,11 @@ a guarded environment pays for:
 * standard library builtins only, taken from ``sys.modules`` or ``sys.builtin_module_names``
   (``posix``, ``marshal``, ``time``, ``_io``): nothing a ``PYTHONPATH`` entry can shadow;
 * no hashing and no parsing on the warm path: ``.pth``/``.start`` files and startup
-  modules are compared byte for byte with the copies in the seal; a RECORD is trusted when
-  its stat fingerprint matches the seal, and hashed only when it does not;
+  modules are compared byte for byte with the copies in the seal; a site directory whose
+  stamp (inode, mtime, ctime) the seal or the per-user hash cache vouches for costs one
+  ``stat``; otherwise it is listed, its distributions compared, a RECORD hashed only when
+  its stat fingerprint changed, and the result recorded in the cache (git's racily-clean
+  rule decides what a recorded stamp or fingerprint is worth);
 * every failure of the gate itself refuses to start in enforce mode (fail closed).
 
 Roles:
