@@ -436,13 +436,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     probe = _probe.probe(args.python)
     snap, installs = _install.scan_environment(probe)
     manifest = envelope.manifest
-    live = _snapshot.to_manifest(
-        snap,
-        version=manifest.version,
-        created=manifest.created,
-        expires=manifest.expires,
-        policy=manifest.policy,
-    )
+    live = _snapshot.live_manifest(snap, manifest)
     differences = _compare.compare(manifest, live, include_unclaimed=args.deep)
     if args.deep:
         differences += _deep.deep_differences(manifest, snap, progress=_deep.tty_progress())

@@ -28,7 +28,7 @@ from typing import TextIO
 
 from pthguard._compare import Difference
 from pthguard._manifest import Manifest
-from pthguard._snapshot import Snapshot, sha256_file
+from pthguard._snapshot import Snapshot, sha256_file, stat_fingerprint
 
 _BATCH = 64
 _CACHE_FORMAT = ("pthguard-deep", 2)
@@ -118,20 +118,15 @@ def cache_path(prefix: str) -> Path | None:
     return Path(platformdirs.user_cache_dir("pthguard")) / f"deep-{key}.cache"
 
 
-def _fingerprint(path: str) -> Fingerprint:
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
 def _check_batch(batch: list[Job], cache: HashCache) -> list[Difference]:
     out: list[Difference] = []
     for full, expected, owner in batch:
         try:
-            fingerprint = _fingerprint(full)
+            fingerprint = stat_fingerprint(full)
             found = cache.lookup(full, fingerprint)
             if found is None:
                 found = sha256_file(full)
-                if _fingerprint(full) == fingerprint:  # unchanged while it was read
+                if stat_fingerprint(full) == fingerprint:  # unchanged while it was read
                     cache.remember(full, fingerprint, found)
         except FileNotFoundError:
             out.append(

@@ -311,22 +311,36 @@ def _startup_names(names: list[str]) -> list[str]:
     )
 
 
-def _code_lines(data: bytes) -> int:
-    """Import lines as this version's site splits the file (for the report only)."""
+def _import_lines(data: bytes, *, locale_fallback: bool = False) -> list[str]:
+    """The import lines of a ``.pth`` as this version's site reads them (3.15: stripped, as
+    PEP 829 records them). A file that is not UTF-8 is decoded as latin-1 for a report
+    (errs towards more lines), or with the locale encoding, as site does, when
+    ``locale_fallback`` (the 3.15 comparison with what site holds)."""
     if sys.version_info >= (3, 13):  # utf-8-sig (BOM dropped), str.splitlines(): \x0c too
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            text = data.decode("latin-1")  # stands in for the locale: errs towards more lines
+            if locale_fallback:
+                import locale  # noqa: F401  (already loaded by site on this path)
+
+                text = data.decode(sys.modules["locale"].getencoding())
+            else:
+                text = data.decode("latin-1")
         lines = text.splitlines()
     else:  # universal newlines only; a BOM stays on line 1
         lines = [raw.decode("latin-1") for raw in data.splitlines()]
-    count = 0
+    strip = sys.version_info >= (3, 15)
+    out = []
     for raw in lines:
-        line = raw.strip() if sys.version_info >= (3, 15) else raw
+        line = raw.strip() if strip else raw
         if line.startswith(("import ", "import\t")):
-            count += 1
-    return count
+            out.append(line)
+    return out
+
+
+def _code_lines(data: bytes) -> int:
+    """How many import lines this version's site would run (for the report only)."""
+    return len(_import_lines(data))
 
 
 def _fate(data: bytes | None, before_gate: bool) -> str:
@@ -925,29 +939,6 @@ def _end_of_pth_phase(state: _State, site: Any) -> None:
 # -- 3.15: PEP 829 StartupState --------------------------------------------------------------
 
 
-def _pep829_import_lines(data: bytes) -> list[str]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        import locale  # noqa: F401  (already loaded by site on this path)
-
-        text = data.decode(sys.modules["locale"].getencoding())
-    out = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith(("import ", "import\t")):
-            out.append(line)
-    return out
-
-
-def _pep829_entry_points(data: bytes) -> list[str] | None:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
-    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-
-
 def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> None:
     """Neutralise what the batch ``startup`` holds that the seal does not allow."""
     verdict: dict[str, bool] = {}
@@ -983,7 +974,7 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
         if not allowed(filename):
             lines.clear()
             continue
-        expected_lines = _pep829_import_lines(verified.get(filename) or b"")
+        expected_lines = _import_lines(verified.get(filename) or b"", locale_fallback=True)
         if list(lines) != expected_lines:
             state.violate("changed startup file", filename, "import lines differ", "NOT executed")
             lines.clear()

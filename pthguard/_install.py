@@ -294,11 +294,6 @@ def _dir_id(path: Path) -> tuple[int, int]:
     return (st.st_dev, st.st_ino)
 
 
-def _fingerprint(path: str) -> tuple[int, int, int, int, int]:
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
 _CHECK_PRIME = 1_073_741_789  # the gate's _checksum: the largest prime below 2**30
 
 
@@ -345,7 +340,7 @@ def build_seal(
                 dists[dist.metadata_dir] = (None, digest, ())
                 continue
             path = os.path.join(site.path, dist.metadata_dir, rel)
-            fingerprint = _fingerprint(path)
+            fingerprint = _snapshot.stat_fingerprint(path)
             if _snapshot.sha256_file(path) != digest:
                 raise InstallError(f"{path} changed while installing")
             dists[dist.metadata_dir] = (rel, digest, fingerprint)
@@ -540,13 +535,7 @@ def install(
 
 
 def _check_matches(manifest: Manifest, snap: _snapshot.Snapshot) -> None:
-    live = _snapshot.to_manifest(
-        snap,
-        version=manifest.version,
-        created=manifest.created,
-        expires=manifest.expires,
-        policy=manifest.policy,
-    )
+    live = _snapshot.live_manifest(snap, manifest)
     diffs = [d for d in _compare.compare(manifest, live) if d.severity == "violation"]
     if diffs:
         shown = "; ".join(f"{d.change} {d.category} {d.subject}" for d in diffs[:3])

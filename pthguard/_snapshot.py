@@ -17,6 +17,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -432,25 +433,42 @@ def _is_editable(data: bytes) -> bool:
     return isinstance(dir_info, dict) and dir_info.get("editable") is True
 
 
+def _suffixes(probe: Probe) -> list[str]:
+    return [*probe.extension_suffixes, *probe.source_suffixes, *probe.bytecode_suffixes]
+
+
+def _locate(
+    suffixes: list[str], entries: list[str], name: str, skip: Callable[[str], bool]
+) -> tuple[str, str | None] | None:
+    """The file the path finder loads for ``name`` along ``entries``, with the package
+    directory when it is a package (a directory with an ``__init__`` wins over a module
+    file in the same entry, as in ``FileFinder``); ``skip`` passes over given files."""
+    for entry in entries:
+        base = os.path.join(entry, name)
+        if os.path.isdir(base):
+            for suffix in suffixes:
+                init = os.path.join(base, "__init__" + suffix)
+                if os.path.isfile(init) and not skip(init):
+                    return init, base
+        for suffix in suffixes:
+            if os.path.isfile(base + suffix) and not skip(base + suffix):
+                return base + suffix, None
+    return None
+
+
 def _find_module(snap: Snapshot, probe: Probe, module: str, search: list[str]) -> StartupModule:
-    """The file ``import module`` would execute along ``search``, as the path finder does."""
-    suffixes = [*probe.extension_suffixes, *probe.source_suffixes, *probe.bytecode_suffixes]
-    for entry in search:
-        package = os.path.join(entry, module)
-        candidates = [os.path.join(package, "__init__" + s) for s in suffixes]
-        if not os.path.isdir(package):
-            candidates = [package + s for s in suffixes]
-        for candidate in candidates:
-            if os.path.isfile(candidate) and not snap.is_own(candidate):
-                try:
-                    digest = sha256_file(candidate)
-                except OSError as exc:
-                    snap.findings.append(
-                        Finding(severity="error", path=candidate, message=f"cannot read: {exc}")
-                    )
-                    return StartupModule(name=module, path=candidate, sha256=None)  # type: ignore[arg-type]
-                return StartupModule(name=module, path=candidate, sha256=digest)  # type: ignore[arg-type]
-    return StartupModule(name=module, path=None, sha256=None)  # type: ignore[arg-type]
+    """The file ``import module`` would execute along ``search``, as the path finder does
+    (pthguard's own watchdog is passed over: it chains to the next one)."""
+    found = _locate(_suffixes(probe), search, module, snap.is_own)
+    if found is None:
+        return StartupModule(name=module, path=None, sha256=None)  # type: ignore[arg-type]
+    path = found[0]
+    try:
+        digest: str | None = sha256_file(path)
+    except OSError as exc:
+        snap.findings.append(Finding(severity="error", path=path, message=f"cannot read: {exc}"))
+        digest = None
+    return StartupModule(name=module, path=path, sha256=digest)  # type: ignore[arg-type]
 
 
 def to_manifest(
@@ -472,24 +490,30 @@ def to_manifest(
 def module_chain(probe: Probe, search: list[str], dotted: str) -> list[str]:
     """Files that importing ``dotted`` executes (each package ``__init__``, then the module),
     found the way the path finder finds them, without importing anything."""
-    suffixes = [*probe.extension_suffixes, *probe.source_suffixes, *probe.bytecode_suffixes]
     chain: list[str] = []
     entries = search
     for part in dotted.split("."):
-        found = None
-        for entry in entries:
-            package = os.path.join(entry, part)
-            if os.path.isdir(package):
-                inits = [os.path.join(package, "__init__" + s) for s in suffixes]
-                found = next((c for c in inits if os.path.isfile(c)), None)
-                if found:
-                    entries = [package]
-                    break
-            found = next((package + s for s in suffixes if os.path.isfile(package + s)), None)
-            if found:
-                entries = []
-                break
+        found = _locate(_suffixes(probe), entries, part, lambda _path: False)
         if found is None:
-            return chain
-        chain.append(found)
+            break
+        chain.append(found[0])
+        entries = [found[1]] if found[1] is not None else []
     return chain
+
+
+def live_manifest(snap: Snapshot, signed: Manifest) -> Manifest:
+    """The live environment in the frame of a ``signed`` manifest (same version, times and
+    policy), ready for :func:`pthguard._compare.compare`."""
+    return to_manifest(
+        snap,
+        version=signed.version,
+        created=signed.created,
+        expires=signed.expires,
+        policy=signed.policy,
+    )
+
+
+def stat_fingerprint(path: str) -> tuple[int, int, int, int, int]:
+    """(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns): what a stat-keyed cache keys on."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
