@@ -7,8 +7,8 @@ import atheris
 from _common import run
 
 with atheris.instrument_imports():
-    from pthguard._canonical import canonical_bytes, loads
     from pthguard.errors import CanonicalJSONError
+    from pthguard.manifest.canonical import canonical_bytes, loads
 
 
 def test_one_input(data: bytes) -> None:

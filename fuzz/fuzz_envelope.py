@@ -9,10 +9,10 @@ import atheris
 from _common import GOLDEN, KEY_PUB, run
 
 with atheris.instrument_imports():
-    from pthguard._canonical import canonical_bytes
-    from pthguard._keys import load_public_key
-    from pthguard._signing import parse_envelope, verify
     from pthguard.errors import PthguardError
+    from pthguard.manifest.canonical import canonical_bytes
+    from pthguard.manifest.envelope import parse_envelope, verify
+    from pthguard.manifest.keys import load_public_key
 
 TRUSTED = [load_public_key(KEY_PUB)]
 NOW = dt.datetime(2026, 3, 24, tzinfo=dt.timezone.utc)

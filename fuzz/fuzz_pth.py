@@ -11,8 +11,9 @@ import atheris
 from _common import run
 
 with atheris.instrument_imports():
-    from pthguard import _gate, _pth
-    from pthguard._analyze import SUPPORTED_VERSIONS, analyze
+    from pthguard.analysis.analyze import SUPPORTED_VERSIONS, analyze
+    from pthguard.formats import pth as _pth
+    from pthguard.gate import gate as _gate
 
 
 def test_one_input(data: bytes) -> None:

@@ -7,8 +7,8 @@ import atheris
 from _common import run
 
 with atheris.instrument_imports():
-    from pthguard._record import parse_record, parse_record_lenient
     from pthguard.errors import RecordError
+    from pthguard.formats.record import parse_record, parse_record_lenient
 
 
 def test_one_input(data: bytes) -> None:

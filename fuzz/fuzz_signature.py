@@ -9,9 +9,9 @@ import atheris
 from _common import run
 
 with atheris.instrument_imports():
-    from pthguard._detached import read_payload, read_signature_file
-    from pthguard._sshsig import parse_allowed_signers, parse_public_key_line
     from pthguard.errors import PthguardError
+    from pthguard.formats.sshsig import parse_allowed_signers, parse_public_key_line
+    from pthguard.manifest.detached import read_payload, read_signature_file
 
 
 def test_one_input(data: bytes) -> None:

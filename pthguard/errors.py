@@ -65,3 +65,7 @@ class RecordError(PthguardError):
 
 class ScanError(PthguardError):
     """The environment cannot be inspected (interpreter not runnable, unreadable files)."""
+
+
+class InstallError(PthguardError):
+    """The guard cannot be installed, inspected or removed."""

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from pthguard._keys import PrivateKey, PublicKey, load_private_key, load_public_key
-from pthguard._manifest import (
+from pthguard.manifest.keys import PrivateKey, PublicKey, load_private_key, load_public_key
+from pthguard.manifest.model import (
     Distribution,
     EnvironmentInfo,
     FileHash,

@@ -1,4 +1,4 @@
-"""Property tests of pthguard._canonical."""
+"""Property tests of pthguard.manifest.canonical."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pthguard._canonical import MAX_SAFE_INTEGER, canonical_bytes, loads
 from pthguard.errors import CanonicalJSONError
+from pthguard.manifest.canonical import MAX_SAFE_INTEGER, canonical_bytes, loads
 
 # Valid Unicode text: every code point but the surrogates (weighted towards the interesting).
 TEXT = st.text(

@@ -4,7 +4,7 @@ What the other property files already cover is not repeated here: canonical JSON
 (``test_canonical_props``), single-byte mutations of the golden manifest and random JSON
 through ``parse_envelope`` (``test_manifest_props``), RECORD rows (``test_record_props``),
 ``.pth``/``.start`` reading (``test_pth_props``), and ``analyze`` on random bytes
-(``tests/test_analyze.py``). Added here:
+(``tests/analysis/test_analyze.py``). Added here:
 
 * signed manifests mutated at many bytes and structurally (any value of ``signed`` replaced,
   deleted, added, re-typed, re-normalised): a mutation verifies only if ``signed`` is
@@ -14,7 +14,7 @@ through ``parse_envelope`` (``test_manifest_props``), RECORD rows (``test_record
   only :class:`~pthguard.errors.PthguardError` escapes, and a mutated SSHSIG verifies only
   if it carries the original signature;
 * the startup gate's own line counting and 3.15 import-line reading agree with the
-  :mod:`pthguard._pth` model of each CPython version (the gate must report honestly what
+  :mod:`pthguard.formats.pth` model of each CPython version (the gate must report honestly what
   ran before it);
 * ``analyze`` on adversarial ``.pth`` shapes (BOM, ``\\x0c``, CR, latin-1, leading blanks)
   under several locale encodings, with invariants beyond "does not raise".
@@ -40,12 +40,14 @@ from unittest import mock
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from pthguard import _gate, _pth, _sshsig
-from pthguard._analyze import SUPPORTED_VERSIONS, analyze
-from pthguard._canonical import canonical_bytes, loads
-from pthguard._detached import payload_of, read_payload, read_signature_file
-from pthguard._signing import parse_envelope, parse_signature, signature_valid, verify
+from pthguard.analysis.analyze import SUPPORTED_VERSIONS, analyze
 from pthguard.errors import PthguardError
+from pthguard.formats import pth as _pth
+from pthguard.formats import sshsig as _sshsig
+from pthguard.gate import gate as _gate
+from pthguard.manifest.canonical import canonical_bytes, loads
+from pthguard.manifest.detached import payload_of, read_payload, read_signature_file
+from pthguard.manifest.envelope import parse_envelope, parse_signature, signature_valid, verify
 from tests.factories import GOLDEN_MANIFEST, fixture_private_key, fixture_public_key
 
 UTC = dt.timezone.utc

@@ -1,4 +1,4 @@
-"""Property tests of pthguard._manifest and pthguard._signing."""
+"""Property tests of pthguard.manifest.model and pthguard.manifest.envelope."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import Any
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pthguard._canonical import MAX_SAFE_INTEGER
-from pthguard._manifest import (
+from pthguard.errors import ManifestError, PthguardError, SignatureError
+from pthguard.manifest.canonical import MAX_SAFE_INTEGER
+from pthguard.manifest.envelope import Envelope, parse_envelope, sign, verify
+from pthguard.manifest.model import (
     Distribution,
     EnvironmentInfo,
     FileHash,
@@ -22,8 +24,6 @@ from pthguard._manifest import (
     StartupModule,
     format_time,
 )
-from pthguard._signing import Envelope, parse_envelope, sign, verify
-from pthguard.errors import ManifestError, PthguardError, SignatureError
 from tests.factories import (
     GOLDEN_MANIFEST,
     fixture_public_key,

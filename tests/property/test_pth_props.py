@@ -1,11 +1,11 @@
-"""Property tests of pthguard._pth."""
+"""Property tests of pthguard.formats.pth."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pthguard._pth import (
+from pthguard.formats.pth import (
     decode_pth,
     exec_source,
     executable_lines,

@@ -1,4 +1,4 @@
-"""Property tests of pthguard._record."""
+"""Property tests of pthguard.formats.record."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pthguard._record import (
+from pthguard.errors import RecordError
+from pthguard.formats.record import (
     RecordRow,
     hex_to_record_hash,
     parse_record,
     parse_record_lenient,
     record_hash_to_hex,
 )
-from pthguard.errors import RecordError
 
 HEX_DIGESTS = st.binary(min_size=32, max_size=32).map(bytes.hex)
 # Text that looks like RECORD rows often enough to reach every check.

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from pthguard._keys import PublicKey
-from pthguard._manifest import EnvironmentInfo, Manifest, Policy, TrustedKey
-from pthguard._signing import Envelope
+from pthguard.manifest.envelope import Envelope
+from pthguard.manifest.keys import PublicKey
+from pthguard.manifest.model import EnvironmentInfo, Manifest, Policy, TrustedKey
 
 SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
 needs_ssh_keygen = pytest.mark.skipif(

@@ -1,0 +1,249 @@
+"""pthguard's own files in an environment: where they are, what they hold, how to tell them
+from look-alikes a wheel may ship.
+
+Layout in the first site directory the interpreter processes (a venv's site-packages):
+
+``!!pthguard-TOKEN.pth``
+    The gate: one import line that loads the compiled gate by absolute path. It sorts
+    before every plausible name; anything sorting earlier is detected at startup.
+``.pthguard-TOKEN/``
+    ``manifest.json`` (the signed manifest as given), ``trust/*.pub`` (trust anchors),
+    ``seal.bin`` (everything the gate compares, marshalled), ``gate.CACHE_TAG.bin`` (the
+    gate compiled by the target interpreter), ``install.json`` (what was installed).
+``sitecustomize.py``
+    The watchdog, only when that site directory has no ``sitecustomize`` of its own.
+``BIN/python-guarded``
+    The sealed launcher (``python -S`` + the gate before ``site.main()``).
+
+TOKEN is random per environment (kept on reinstall): a wheel built in advance cannot
+overwrite the gate or the seal by name. Used by ``guard`` (writes them), and by
+``snapshot``, ``scan`` and ``audit-lock`` (leave them out of what they describe).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pthguard.environment import probe as _probe
+from pthguard.environment import snapshot as _snapshot
+from pthguard.errors import InstallError
+
+GATE_PREFIX = "!!pthguard-"
+STATE_PREFIX = ".pthguard-"
+WATCHDOG_MARK = b"# pthguard watchdog"
+LAUNCHER_MARK = b"# pthguard sealed launcher:"
+EXIT_REFUSED = 78
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Installation:
+    """What ``install.json`` records, and where the pieces are."""
+
+    site_dir: str
+    token: str
+    mode: str
+    manifest_version: int
+    gate_pth: str
+    state_dir: str
+    watchdog: str | None
+    watchdog_note: str
+    launcher: str | None
+    installed: str
+    python: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        doc = {
+            "site_dir": self.site_dir,
+            "token": self.token,
+            "mode": self.mode,
+            "manifest_version": self.manifest_version,
+            "gate_pth": self.gate_pth,
+            "state_dir": self.state_dir,
+            "watchdog": self.watchdog,
+            "watchdog_note": self.watchdog_note,
+            "launcher": self.launcher,
+            "installed": self.installed,
+            "python": self.python,
+        }
+        return (json.dumps(doc, indent=2) + "\n").encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Installation:
+        doc = json.loads(data)
+        return cls(**doc)
+
+    @property
+    def manifest_path(self) -> Path:
+        return Path(self.state_dir) / "manifest.json"
+
+    @property
+    def seal_path(self) -> Path:
+        return Path(self.state_dir) / "seal.bin"
+
+
+def gate_line(state_dir: str, cache_tag: str, gate_pth: str, role: str, mode: str) -> bytes:
+    """The single import line of the gate ``.pth`` (also the watchdog's body).
+
+    It loads the compiled gate by absolute path (nothing on ``sys.path`` is consulted) and,
+    in enforce mode, refuses to start if even that fails.
+    """
+    gate_bin = os.path.join(state_dir, f"gate.{cache_tag}.bin")
+    names = {
+        "__name__": "__pthguard_gate__",
+        "_ROLE": role,
+        "_SEAL": os.path.join(state_dir, "seal.bin"),
+        "_GATE": gate_pth,
+        "_STDLIB": "",
+    }
+    code = (
+        "try:\n"
+        "    import marshal\n"
+        f"    exec(marshal.loads(open({gate_bin!r}, 'rb').read()), {names!r})\n"
+        "except BaseException as e:\n" + _on_load_error(mode, in_site=True)
+    )
+    return f"import sys; exec({code!r})\n".encode()
+
+
+def _on_load_error(mode: str, *, in_site: bool) -> str:
+    """What the gate line and the launcher do when the gate cannot even load: refuse to
+    start (enforce), or warn and leave site to run unchecked (warn); never a traceback."""
+    if mode == "enforce":
+        return (
+            "    sys.stderr.write('pthguard: refusing to start: the startup gate cannot load "
+            "(%s: %s); run pthguard status\\n' % (type(e).__name__, e))\n"
+            "    sys.stderr.flush()\n"
+            f"    __import__('os')._exit({EXIT_REFUSED})\n"
+        )
+    return (
+        "    sys.stderr.write('pthguard: warning: the startup gate cannot load "
+        "(%s: %s)\\n' % (type(e).__name__, e))\n"
+    ) + ("" if in_site else "    __import__('site').main()\n")
+
+
+def watchdog_source(line: bytes) -> bytes:
+    return (
+        WATCHDOG_MARK
+        + b": refuses to start when the gate did not run (pthguard status)\n"
+        + line.replace(b"'_ROLE': 'gate'", b"'_ROLE': 'watchdog'", 1)
+    )
+
+
+def launcher_source(
+    python: str, state_dir: str, cache_tag: str, gate_pth: str, stdlib: str, *, mode: str
+) -> bytes:
+    gate_bin = os.path.join(state_dir, f"gate.{cache_tag}.bin")
+    seal = os.path.join(state_dir, "seal.bin")
+    on_error = _on_load_error(mode, in_site=False)
+    return f"""#!{python} -S
+# pthguard sealed launcher: verifies every startup file before site runs any of it.
+import sys, marshal
+try:
+    exec(marshal.loads(open({gate_bin!r}, "rb").read()), {{"__name__": "__pthguard_gate__",
+         "_ROLE": "sealed", "_SEAL": {seal!r}, "_GATE": {gate_pth!r}, "_STDLIB": {stdlib!r}}})
+except Exception as e:
+{on_error}del marshal
+args = sys.argv[1:]
+if sys.path and sys.path[0] == {os.path.dirname(python)!r}:
+    del sys.path[0]
+if not args or args[0] == "-":
+    import code
+    sys.argv = [""] + args[1:]
+    sys.path.insert(0, "")
+    code.interact() if sys.stdin.isatty() else exec(compile(sys.stdin.read(), "<stdin>", "exec"))
+elif args[0] == "-c" and len(args) > 1:
+    sys.argv = ["-c"] + args[2:]
+    sys.path.insert(0, "")
+    import __main__
+    exec(compile(args[1], "<string>", "exec"), __main__.__dict__)
+elif args[0] == "-m" and len(args) > 1:
+    import os, runpy
+    sys.argv = [args[1]] + args[2:]
+    sys.path.insert(0, os.getcwd())  # as python -m: the working directory, absolute
+    runpy._run_module_as_main(args[1])
+else:
+    import os, runpy
+    sys.argv = args
+    sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
+    runpy.run_path(args[0], run_name="__main__")
+""".encode()
+
+
+def find_installations(site_dirs: list[str]) -> list[Installation]:
+    found = []
+    for site in site_dirs:
+        try:
+            names = os.listdir(site)
+        except OSError:
+            continue
+        for name in sorted(names):
+            if name.startswith(STATE_PREFIX):
+                token = name[len(STATE_PREFIX) :]
+                try:
+                    inst = Installation.from_json(Path(site, name, "install.json").read_bytes())
+                except (OSError, ValueError, TypeError) as exc:
+                    if not os.path.lexists(os.path.join(site, f"{GATE_PREFIX}{token}.pth")):
+                        continue  # no gate of that token: not ours (a wheel can ship one)
+                    raise InstallError(
+                        f"{os.path.join(site, name)} holds a broken installation ({exc})",
+                        remedy="run `pthguard uninstall` and install again",
+                    ) from exc
+                if _describes_itself(inst, site, name, token):
+                    found.append(inst)
+    return found
+
+
+def _describes_itself(inst: Installation, site: str, name: str, token: str) -> bool:
+    """Only an ``install.json`` that names its own directory, gate and watchdog is ours: one
+    shipped by a wheel must never steer ``uninstall`` to other paths."""
+
+    def same(path: str | None, expected: str) -> bool:
+        return path is not None and (
+            os.path.basename(path) == os.path.basename(expected)
+            and os.path.realpath(os.path.dirname(path))
+            == os.path.realpath(os.path.dirname(expected))
+        )
+
+    return (
+        inst.token == token
+        and os.path.realpath(inst.site_dir) == os.path.realpath(site)
+        and same(inst.state_dir, os.path.join(site, name))
+        and same(inst.gate_pth, os.path.join(site, f"{GATE_PREFIX}{token}.pth"))
+        and (inst.watchdog is None or same(inst.watchdog, os.path.join(site, "sitecustomize.py")))
+        and (inst.launcher is None or os.path.basename(inst.launcher) == "python-guarded")
+    )
+
+
+def own_files(installations: list[Installation]) -> dict[str, bytes | None]:
+    """Files pthguard wrote, with their expected bytes (None: a directory of ours)."""
+    own: dict[str, bytes | None] = {}
+    for inst in installations:
+        line = _expected_line(inst)
+        own[inst.gate_pth] = line
+        own[inst.state_dir] = None
+        if inst.watchdog:
+            own[inst.watchdog] = watchdog_source(line)
+    return own
+
+
+def _expected_line(inst: Installation) -> bytes:
+    tag = inst.extra.get("cache_tag") or _tag_from_state(inst.state_dir)
+    return gate_line(inst.state_dir, tag, inst.gate_pth, "gate", inst.mode)
+
+
+def _tag_from_state(state_dir: str) -> str:
+    for name in sorted(os.listdir(state_dir)) if os.path.isdir(state_dir) else []:
+        if name.startswith("gate.") and name.endswith(".bin"):
+            return name[len("gate.") : -len(".bin")]
+    return ""
+
+
+def scan_environment(probe: _probe.Probe) -> tuple[_snapshot.Snapshot, list[Installation]]:
+    """Scan the environment, leaving out pthguard's own files."""
+    installs = find_installations([s.path for s in probe.site_dirs if s.exists])
+    snap = _snapshot.scan(probe, own=own_files(installs))
+    return snap, installs

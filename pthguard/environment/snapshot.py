@@ -1,0 +1,520 @@
+"""Scan a live environment into the manifest model (the I/O shell around the pure parsers).
+
+For every site directory the target processes at startup (see :mod:`pthguard.environment.probe`):
+each ``.pth``/``.start`` file (exact bytes hashed, code lines, owning distribution), every
+distribution (``*.dist-info`` and ``*.egg-info``), top-level entries no distribution claims,
+and files claimed twice; then the ``sitecustomize``/``usercustomize`` module that would be
+imported. Nothing of the target is imported or executed.
+
+Problems that make an honest manifest impossible (an unreadable ``.pth``, a non-UTF-8 name)
+are ``error`` findings: ``snapshot`` refuses to write a manifest while any is present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from pathlib import Path
+from typing import Literal
+
+from pthguard.environment.probe import Probe
+from pthguard.errors import ScanError
+from pthguard.formats import pth as _pth
+from pthguard.formats import record as _record
+from pthguard.manifest.model import (
+    Distribution,
+    EnvironmentInfo,
+    FileHash,
+    Manifest,
+    Policy,
+    SiteDir,
+    StartupFile,
+    StartupModule,
+)
+
+Severity = Literal["error", "warning", "info"]
+STARTUP_SUFFIXES = (".pth", ".start")
+METADATA_SUFFIXES = (".dist-info", ".egg-info")
+#: Top-level names that hold only bytecode caches: never executed without their source.
+IGNORED_TOP_LEVEL = frozenset({"__pycache__"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    severity: Severity
+    path: str
+    message: str
+
+
+@dataclass(slots=True, kw_only=True)
+class DistributionScan:
+    """A distribution with what deep verification needs beyond the manifest entry."""
+
+    entry: Distribution
+    rows: tuple[_record.RecordRow, ...] = ()
+
+
+@dataclass(slots=True, kw_only=True)
+class Snapshot:
+    environment: EnvironmentInfo
+    version: tuple[int, int]
+    site_dirs: list[SiteDir] = field(default_factory=list)
+    startup_modules: list[StartupModule] = field(default_factory=list)
+    distributions: list[DistributionScan] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    #: Directories ``.pth`` path lines add to ``sys.path`` (in order), for module lookup.
+    path_lines: list[str] = field(default_factory=list)
+    #: pthguard's own files (the gate, its state, the watchdog) with their expected bytes.
+    own: dict[str, bytes | None] = field(default_factory=dict)
+
+    def is_own(self, path: str) -> bool:
+        """True for a file pthguard wrote that still holds exactly what it wrote."""
+        if path not in self.own:
+            return False
+        expected = self.own[path]
+        if expected is None:
+            return os.path.isdir(path)
+        try:
+            with open(path, "rb") as handle:
+                return handle.read() == expected
+        except OSError:
+            return False
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalisation."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    with open(path, "rb") as handle:
+        if hasattr(hashlib, "file_digest"):  # 3.11+: the read loop runs in C
+            return str(hashlib.file_digest(handle, "sha256").hexdigest())
+        digest = hashlib.sha256()
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _utf8_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def scan(probe: Probe, own: dict[str, bytes | None] | None = None) -> Snapshot:
+    """Scan the environment ``probe`` describes, leaving out pthguard's ``own`` files."""
+    snap = Snapshot(
+        environment=EnvironmentInfo(
+            implementation=probe.implementation,
+            python_version=probe.version_text,
+            cache_tag=probe.cache_tag,
+            platform=probe.platform,
+            prefix=probe.prefix,
+            executable=probe.executable,
+        ),
+        version=probe.minor,
+        own=dict(own or {}),
+    )
+    for site in probe.site_dirs:
+        if site.exists:
+            _scan_site_dir(snap, probe, site.path, site.role)
+    search = [*probe.sys_path, *(s.path for s in snap.site_dirs), *snap.path_lines]
+    names = ["sitecustomize"] + (["usercustomize"] if probe.user_site_enabled else [])
+    for module in names:
+        snap.startup_modules.append(_find_module(snap, probe, module, search))
+    return snap
+
+
+def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as exc:
+        snap.findings.append(Finding(severity="error", path=path, message=f"cannot list: {exc}"))
+        return
+    good_names = []
+    for name in names:
+        if snap.is_own(os.path.join(path, name)):
+            continue
+        if _utf8_name(name):
+            good_names.append(name)
+        else:
+            shown = os.fsencode(name)
+            snap.findings.append(
+                Finding(
+                    severity="error",
+                    # printable, valid UTF-8 (reports are JSON): \xNN for each bad byte
+                    path=os.path.join(path, shown.decode("utf-8", "backslashreplace")),
+                    message=f"file name {shown!r} is not UTF-8; rename or remove it",
+                )
+            )
+    claims: dict[str, list[str]] = {}
+    dists: list[DistributionScan] = []
+    for name in good_names:
+        if name.endswith(METADATA_SUFFIXES):
+            found = _scan_distribution(snap, path, name, claims)
+            if found is not None:
+                dists.append(found)
+    startup: list[StartupFile] = []
+    for name in good_names:
+        if name.endswith(STARTUP_SUFFIXES) and not _pth.is_skipped_name(name, probe.minor):
+            entry = _scan_startup_file(snap, probe, path, name, claims)
+            if entry is not None:
+                startup.append(entry)
+    top_claimed = {rel.split("/", 1)[0] for rel in claims}
+    unclaimed = [
+        name
+        for name in good_names
+        if name not in top_claimed
+        and name not in IGNORED_TOP_LEVEL
+        and not name.endswith(METADATA_SUFFIXES)
+        and not name.endswith(STARTUP_SUFFIXES)
+    ]
+    for rel, owners in sorted(claims.items()):
+        if len(set(owners)) > 1:
+            snap.findings.append(
+                Finding(
+                    severity="warning",
+                    path=os.path.join(path, rel),
+                    message="claimed by several distributions: " + ", ".join(sorted(set(owners))),
+                )
+            )
+    snap.site_dirs.append(
+        SiteDir(
+            path=path,
+            role=role,  # type: ignore[arg-type]
+            startup_files=tuple(startup),
+            unclaimed=tuple(unclaimed),
+        )
+    )
+    snap.distributions.extend(dists)
+
+
+def _scan_startup_file(
+    snap: Snapshot, probe: Probe, site: str, name: str, claims: dict[str, list[str]]
+) -> StartupFile | None:
+    full = os.path.join(site, name)
+    try:
+        info = os.stat(full)
+    except FileNotFoundError:
+        snap.findings.append(
+            Finding(
+                severity="error",
+                path=full,
+                message="dangling symlink: Python skips it, but it cannot be allowlisted; "
+                "remove it",
+            )
+        )
+        return None
+    except OSError as exc:
+        snap.findings.append(Finding(severity="error", path=full, message=f"cannot stat: {exc}"))
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        snap.findings.append(
+            Finding(
+                severity="error",
+                path=full,
+                message="not a regular file: Python skips it, but it cannot be allowlisted; "
+                "remove it",
+            )
+        )
+        return None
+    try:
+        with open(full, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        snap.findings.append(
+            Finding(
+                severity="error",
+                path=full,
+                message=f"cannot read ({exc.strerror}); fix its permissions or remove it",
+            )
+        )
+        return None
+    if name.endswith(".pth"):
+        lines = _pth.parse_pth(data, probe.minor, locale_encoding=probe.locale_encoding)
+        code = [line.text for line in lines if line.kind == "import"]
+        for line in lines:
+            if line.kind == "path":
+                added = os.path.normpath(os.path.join(site, line.text.rstrip()))
+                if os.path.exists(added) and added not in snap.path_lines:
+                    snap.path_lines.append(added)
+    else:
+        try:
+            code = [entry.text for entry in _pth.parse_start(data)]
+        except UnicodeDecodeError:
+            code = []  # 3.15 ignores the whole file: no entry point runs
+            snap.findings.append(
+                Finding(
+                    severity="warning",
+                    path=full,
+                    message="not UTF-8: Python ignores this .start file; "
+                    "allowlisted by its bytes, with no entry points",
+                )
+            )
+    owners = claims.get(name, [])
+    return StartupFile(
+        name=name,
+        sha256=sha256_bytes(data),
+        size=len(data),
+        code_lines=tuple(code),
+        owner=owners[0] if owners else None,
+    )
+
+
+def _read_optional(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:  # e.g. an unreadable RECORD: no honest scan without it
+        raise ScanError(
+            f"cannot read {path} ({exc.strerror})",
+            remedy="fix its permissions, or run as a user who can read the environment",
+        ) from exc
+
+
+def _metadata_fields(data: bytes) -> tuple[str, str]:
+    headers = BytesHeaderParser().parsebytes(data)
+    return str(headers.get("Name", "")).strip(), str(headers.get("Version", "")).strip()
+
+
+def _claim(claims: dict[str, list[str]], site: str, base: str, rel: str, owner: str) -> None:
+    """Record that ``owner`` claims ``rel`` (relative to ``base``, inside ``site``)."""
+    if base == site and not rel.startswith(("/", "./")) and ".." not in rel and "//" not in rel:
+        claims.setdefault(rel, []).append(owner)  # the common RECORD row: already normal
+        return
+    full = os.path.normpath(os.path.join(base, rel))
+    inside = os.path.relpath(full, site)
+    if inside.startswith(("..", "/")):
+        return  # scripts, data files: outside the site directory
+    claims.setdefault(inside.replace(os.sep, "/"), []).append(owner)
+
+
+def _scan_distribution(
+    snap: Snapshot, site: str, meta_name: str, claims: dict[str, list[str]]
+) -> DistributionScan | None:
+    meta_path = os.path.join(site, meta_name)
+    kind = "dist-info" if meta_name.endswith(".dist-info") else "egg-info"
+    is_dir = os.path.isdir(meta_path)
+    if kind == "dist-info" and not is_dir:
+        snap.findings.append(
+            Finding(severity="warning", path=meta_path, message="not a directory; ignored")
+        )
+        return None
+    metadata_file = (
+        os.path.join(meta_path, "METADATA" if kind == "dist-info" else "PKG-INFO")
+        if is_dir
+        else meta_path
+    )
+    try:
+        metadata = _read_optional(metadata_file)
+    except OSError as exc:
+        snap.findings.append(
+            Finding(severity="error", path=metadata_file, message=f"cannot read: {exc.strerror}")
+        )
+        return None
+    if metadata is None:
+        snap.findings.append(
+            Finding(
+                severity="warning",
+                path=meta_path,
+                message="no METADATA/PKG-INFO: not a distribution Python can see; "
+                "remove the directory",
+            )
+        )
+        return None
+    raw_name, version = _metadata_fields(metadata)
+    if not raw_name or not version:
+        snap.findings.append(
+            Finding(severity="error", path=metadata_file, message="metadata lacks Name or Version")
+        )
+        return None
+    name = normalize_name(raw_name)
+    installer = None
+    editable = False
+    record_hash = None
+    rows: tuple[_record.RecordRow, ...] = ()
+    files: list[FileHash] = []
+    claims.setdefault(meta_name, []).append(name)
+    if kind == "dist-info":
+        raw_installer = _read_optional(os.path.join(meta_path, "INSTALLER"))
+        if raw_installer is not None:
+            installer = raw_installer.decode("utf-8", "replace").strip() or None
+        direct_url = _read_optional(os.path.join(meta_path, "direct_url.json"))
+        if direct_url is not None:
+            editable = _is_editable(direct_url)
+        record = _read_optional(os.path.join(meta_path, "RECORD"))
+        if record is None:
+            snap.findings.append(
+                Finding(
+                    severity="warning",
+                    path=meta_path,
+                    message="no RECORD: its files cannot be checked (reinstall it with pip)",
+                )
+            )
+        else:
+            record_hash = sha256_bytes(record)
+            text = record.decode("utf-8", "replace")
+            rows, problems = _record.parse_record_lenient(text.splitlines())
+            for problem in problems:
+                snap.findings.append(
+                    Finding(
+                        severity="warning",
+                        path=os.path.join(meta_path, "RECORD"),
+                        message=problem,
+                    )
+                )
+            for row in rows:
+                _claim(claims, site, site, row.path, name)
+    elif is_dir:
+        listing = _read_optional(os.path.join(meta_path, "installed-files.txt"))
+        if listing is None:
+            snap.findings.append(
+                Finding(
+                    severity="warning",
+                    path=meta_path,
+                    message="egg-info without installed-files.txt: its files cannot be checked",
+                )
+            )
+        else:
+            for line in listing.decode("utf-8", "replace").splitlines():
+                rel = line.strip()
+                if not rel:
+                    continue
+                _claim(claims, site, meta_path, rel, name)
+                full = os.path.normpath(os.path.join(meta_path, rel))
+                inside = os.path.relpath(full, site).replace(os.sep, "/")
+                if inside.startswith("..") or rel.endswith(".pyc") or not os.path.isfile(full):
+                    continue
+                try:
+                    files.append(FileHash(path=inside, sha256=sha256_file(full)))
+                except OSError as exc:
+                    snap.findings.append(
+                        Finding(severity="error", path=full, message=f"cannot read: {exc}")
+                    )
+    entry = Distribution(
+        name=name,
+        version=version,
+        site_dir=site,
+        metadata_dir=meta_name,
+        kind=kind,  # type: ignore[arg-type]
+        installer=installer,
+        metadata_sha256=sha256_bytes(metadata),
+        record_sha256=record_hash,
+        editable=editable,
+        files=tuple(sorted(set(files), key=lambda h: h.path)),
+    )
+    return DistributionScan(entry=entry, rows=rows)
+
+
+def _is_editable(data: bytes) -> bool:
+    try:
+        info = json.loads(data)
+    except ValueError:
+        return False
+    dir_info = info.get("dir_info") if isinstance(info, dict) else None
+    return isinstance(dir_info, dict) and dir_info.get("editable") is True
+
+
+def _suffixes(probe: Probe) -> list[str]:
+    return [*probe.extension_suffixes, *probe.source_suffixes, *probe.bytecode_suffixes]
+
+
+def _locate(
+    suffixes: list[str], entries: list[str], name: str, skip: Callable[[str], bool]
+) -> tuple[str, str | None] | None:
+    """The file the path finder loads for ``name`` along ``entries``, with the package
+    directory when it is a package (a directory with an ``__init__`` wins over a module
+    file in the same entry, as in ``FileFinder``); ``skip`` passes over given files."""
+    for entry in entries:
+        base = os.path.join(entry, name)
+        if os.path.isdir(base):
+            for suffix in suffixes:
+                init = os.path.join(base, "__init__" + suffix)
+                if os.path.isfile(init) and not skip(init):
+                    return init, base
+        for suffix in suffixes:
+            if os.path.isfile(base + suffix) and not skip(base + suffix):
+                return base + suffix, None
+    return None
+
+
+def _find_module(snap: Snapshot, probe: Probe, module: str, search: list[str]) -> StartupModule:
+    """The file ``import module`` would execute along ``search``, as the path finder does
+    (pthguard's own watchdog is passed over: it chains to the next one)."""
+    found = _locate(_suffixes(probe), search, module, snap.is_own)
+    if found is None:
+        return StartupModule(name=module, path=None, sha256=None)  # type: ignore[arg-type]
+    path = found[0]
+    try:
+        digest: str | None = sha256_file(path)
+    except OSError as exc:
+        snap.findings.append(Finding(severity="error", path=path, message=f"cannot read: {exc}"))
+        digest = None
+    return StartupModule(name=module, path=path, sha256=digest)  # type: ignore[arg-type]
+
+
+def to_manifest(
+    snap: Snapshot, *, version: int, created: str, expires: str, policy: Policy
+) -> Manifest:
+    """The manifest that describes ``snap`` (also used to compare a live scan)."""
+    return Manifest(
+        version=version,
+        created=created,
+        expires=expires,
+        environment=snap.environment,
+        policy=policy,
+        site_dirs=tuple(snap.site_dirs),
+        startup_modules=tuple(snap.startup_modules),
+        distributions=tuple(d.entry for d in snap.distributions),
+    )
+
+
+def module_chain(probe: Probe, search: list[str], dotted: str) -> list[str]:
+    """Files that importing ``dotted`` executes (each package ``__init__``, then the module),
+    found the way the path finder finds them, without importing anything."""
+    chain: list[str] = []
+    entries = search
+    for part in dotted.split("."):
+        found = _locate(_suffixes(probe), entries, part, lambda _path: False)
+        if found is None:
+            break
+        chain.append(found[0])
+        entries = [found[1]] if found[1] is not None else []
+    return chain
+
+
+def live_manifest(snap: Snapshot, signed: Manifest) -> Manifest:
+    """The live environment in the frame of a ``signed`` manifest (same version, times and
+    policy), ready for :func:`pthguard.manifest.compare.compare`."""
+    return to_manifest(
+        snap,
+        version=signed.version,
+        created=signed.created,
+        expires=signed.expires,
+        policy=signed.policy,
+    )
+
+
+def stat_fingerprint(path: str) -> tuple[int, int, int, int, int]:
+    """(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns): what a stat-keyed cache keys on."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

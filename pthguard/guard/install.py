@@ -1,0 +1,430 @@
+"""Install and remove the startup gate of one environment: verify the manifest, compile the
+gate and the seal with the target interpreter, write the files ``environment.layout``
+describes (the gate ``.pth`` last on install, first on uninstall)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import marshal
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pthguard._internal.fs import read_bytes, write_atomic
+from pthguard.environment import probe as _probe
+from pthguard.environment import snapshot as _snapshot
+from pthguard.environment.layout import (
+    GATE_PREFIX,
+    LAUNCHER_MARK,
+    STATE_PREFIX,
+    Installation,
+    find_installations,
+    gate_line,
+    launcher_source,
+    own_files,
+    watchdog_source,
+)
+from pthguard.errors import InstallError
+from pthguard.manifest import compare as _compare
+from pthguard.manifest import envelope as _envelope
+from pthguard.manifest import keys as _keys
+from pthguard.manifest import project as _project
+from pthguard.manifest import rotation as _rotation
+from pthguard.manifest.model import Manifest
+
+RACY_MARGIN_NS = 20_000_000  # the gate uses the same margin for its cache
+_GATE_SOURCE = Path(__file__).parent.parent / "gate" / "gate.py"
+_COMPILE = (
+    "import marshal, sys\n"
+    "src = open(sys.argv[1], 'rb').read()\n"
+    "sys.stdout.buffer.write(marshal.dumps(compile(src, sys.argv[1], 'exec', dont_inherit=True)))"
+)
+_SHA256_MODULE = (
+    "import sys, importlib\n"
+    "for n in ('_sha2', '_sha256', '_hashlib'):\n"
+    "    if n in sys.builtin_module_names:\n"
+    "        print('builtin', n); break\n"
+    "    try:\n"
+    "        m = importlib.import_module(n)\n"
+    "    except ImportError:\n"
+    "        continue\n"
+    "    print(n, m.__file__); break\n"
+)
+
+
+def _run(python: str, code: str, *args: str) -> bytes:
+    try:
+        done = subprocess.run(
+            [python, "-S", "-I", "-c", code, *args], capture_output=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InstallError(f"cannot run {python}: {exc}") from exc
+    if done.returncode != 0:
+        raise InstallError(f"{python} failed: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def _dir_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
+
+
+_CHECK_PRIME = 1_073_741_789  # the gate's _checksum: the largest prime below 2**30
+
+
+def seal_bytes(seal: dict[str, Any]) -> bytes:
+    """The seal file: a 4-byte checksum the gate checks before unmarshalling, then the seal."""
+    payload = marshal.dumps(seal, 4)
+    return (int.from_bytes(payload, "little") % _CHECK_PRIME).to_bytes(4, "little") + payload
+
+
+def build_seal(
+    *,
+    envelope: _envelope.Envelope,
+    result: _envelope.VerificationResult,
+    snap: _snapshot.Snapshot,
+    probe: _probe.Probe,
+    manifest_file: Path,
+    mode: str,
+    watchdog: str | None,
+    watchdog_bytes: bytes | None,
+    sha256_module: tuple[str, str] | None,
+) -> dict[str, Any]:
+    """Everything the gate compares, from the live files, checked against the manifest."""
+    manifest = envelope.manifest
+    # A stat fingerprint counts only for files whose mtime is older than this (git's
+    # racily-clean rule, with a margin for coarse file-system clocks).
+    sealed_at = time.time_ns() - RACY_MARGIN_NS
+    sites = []
+    for site in manifest.site_dirs:
+        startup: dict[str, bytes] = {}
+        for entry in site.startup_files:
+            data = read_bytes(Path(site.path, entry.name), "startup file")
+            if _snapshot.sha256_bytes(data) != entry.sha256:
+                raise InstallError(f"{site.path}/{entry.name} changed while installing")
+            startup[entry.name] = data
+        dists: dict[str, tuple[str | None, str, tuple[int, ...]]] = {}
+        for dist in manifest.distributions:
+            if dist.site_dir != site.path:
+                continue
+            rel = "RECORD" if dist.record_sha256 else None
+            digest = dist.record_sha256 or dist.metadata_sha256
+            if rel is None and os.path.isdir(os.path.join(site.path, dist.metadata_dir)):
+                rel = "METADATA" if dist.kind == "dist-info" else "PKG-INFO"
+            if rel is None:
+                dists[dist.metadata_dir] = (None, digest, ())
+                continue
+            path = os.path.join(site.path, dist.metadata_dir, rel)
+            fingerprint = _snapshot.stat_fingerprint(path)
+            if _snapshot.sha256_file(path) != digest:
+                raise InstallError(f"{path} changed while installing")
+            dists[dist.metadata_dir] = (rel, digest, fingerprint)
+        st = os.stat(site.path)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)  # entries added/removed/renamed
+        # The distributions stay a marshalled blob inside the seal: a warm start whose
+        # directory stamp is trusted never unmarshals them, so its cost does not grow with
+        # the number of distributions.
+        blob = marshal.dumps(dists, 4)
+        sites.append((site.path, site.role, startup, blob, stamp, (st.st_dev, st.st_ino)))
+    modules: dict[str, tuple[str | None, bytes | None]] = {}
+    for module in manifest.startup_modules:
+        if module.path is None:
+            modules[module.name] = (None, None)
+            continue
+        data = read_bytes(Path(module.path), module.name)
+        if _snapshot.sha256_bytes(data) != module.sha256:
+            raise InstallError(f"{module.path} changed while installing")
+        modules[module.name] = (module.path, data)
+    entry_modules: dict[str, dict[str, bytes]] = {}
+    search = [*probe.sys_path, *(s.path for s in snap.site_dirs), *snap.path_lines]
+    for site in manifest.site_dirs:
+        for entry in site.startup_files:
+            if entry.name.endswith(".start"):
+                for point in entry.code_lines:
+                    dotted = point.partition(":")[0]
+                    chain = _snapshot.module_chain(probe, search, dotted)
+                    entry_modules[dotted] = {p: read_bytes(Path(p), "module") for p in chain}
+    st = os.stat(manifest_file)
+    signers = ", ".join(f"{k.name} (keyid {k.keyid[:16]})" for k in result.signed_by)
+    return {
+        "format": 1,
+        "cache_tag": probe.cache_tag,
+        "manifest_path": str(manifest_file),
+        "manifest_stat": (st.st_size, st.st_mtime_ns, st.st_ino),
+        "manifest_sha256": _snapshot.sha256_file(manifest_file),
+        # a copy of the whole state directory (a pulled image) may hold the same manifest
+        "state_dir_id": _dir_id(manifest_file.parent),
+        "manifest_version": manifest.version,
+        "signers": signers,
+        "expires": int(manifest.expires_at.timestamp()),
+        "expires_text": manifest.expires,
+        "mode": mode,
+        "allow_env_override": manifest.policy.allow_env_override,
+        "unlisted_distributions": manifest.policy.unlisted_distributions,
+        "sealed_at_ns": sealed_at,
+        "sites": sites,
+        "modules": modules,
+        "entry_modules": entry_modules,
+        "watchdog": watchdog,
+        # the gate checks that nothing overwrote the watchdog (it never runs it)
+        "watchdog_source": watchdog_bytes,
+        "sha256_module": sha256_module,
+        # policy.project compiled: (name, dist-info prefix, ((file pattern, code lines), ...))
+        "project": _project.seal_rule(manifest.policy.project),
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstallResult:
+    installation: Installation
+    replaced_version: int | None
+    verification: _envelope.VerificationResult
+    notes: list[str]
+
+
+def install(
+    *,
+    python: str | None,
+    manifest_path: Path,
+    trust: list[Path],
+    mode: str | None,
+    allow_downgrade: bool,
+    now: dt.datetime,
+) -> InstallResult:
+    data = read_bytes(manifest_path, "manifest")
+    envelope = _envelope.parse_envelope(data, str(manifest_path))
+    anchors = [k for p in trust for k in _keys.load_anchors(p, now)]
+    result = _envelope.verify(envelope, anchors, now, str(manifest_path))
+    manifest = envelope.manifest
+    probe = _probe.probe(python)
+    python = probe.executable
+    existing_sites = [s.path for s in probe.site_dirs if s.exists]
+    if not existing_sites:
+        raise InstallError(f"{python} has no site directory to guard")
+    site_dir = existing_sites[0]
+    installs = find_installations(existing_sites)
+    previous = next((i for i in installs if i.site_dir == site_dir), None)
+    replaced = None
+    if previous is not None:
+        old = _envelope.parse_envelope(
+            read_bytes(previous.manifest_path, "installed manifest"), "installed manifest"
+        )
+        replaced = old.manifest.version
+        same = old.signed == envelope.signed
+        if not allow_downgrade and not same and manifest.version <= old.manifest.version:
+            raise InstallError(
+                f"{manifest_path} is version {manifest.version}, not newer than the installed "
+                f"version {old.manifest.version} (rollback refused)",
+                remedy="sign a manifest with a higher --version, or pass --allow-downgrade",
+            )
+        if not same:
+            # a manifest that changes who may sign must satisfy the installed policy too
+            old_anchors = [
+                k
+                for p in sorted(Path(previous.state_dir, "trust").glob("*.pub"))
+                for k in _keys.load_anchors(p, now)
+            ]
+            _rotation.require_rotation(old.manifest, envelope, old_anchors, str(manifest_path))
+    snap = _snapshot.scan(probe, own=own_files(installs))
+    if snap.errors:
+        raise InstallError(
+            "; ".join(f"{f.path}: {f.message}" for f in snap.errors[:3]),
+            remedy="fix these files and run install again",
+        )
+    _check_matches(manifest, snap)
+    token = previous.token if previous is not None else secrets.token_hex(6)
+    state_dir = os.path.join(site_dir, STATE_PREFIX + token)
+    gate_pth = os.path.join(site_dir, f"{GATE_PREFIX}{token}.pth")
+    chosen_mode = mode or manifest.policy.mode
+    watchdog, note = _watchdog_place(probe, site_dir, previous)
+    try:
+        os.makedirs(os.path.join(state_dir, "trust"), exist_ok=True)
+        for old_key in Path(state_dir, "trust").glob("*.pub"):
+            old_key.unlink()
+    except OSError as exc:
+        raise InstallError(f"cannot write {state_dir}: {exc.strerror}") from exc
+    installed_manifest = Path(state_dir, "manifest.json")
+    write_atomic(installed_manifest, data)
+    used: set[str] = set()
+    for number, anchor in enumerate(trust):
+        # the file's own name (display names come from it), made unique and ending in .pub
+        name = anchor.name if anchor.name.endswith(".pub") else f"{anchor.name}.pub"
+        if name in used or name.startswith("."):
+            name = f"{number}-{name.lstrip('.')}"
+        used.add(name)
+        write_atomic(Path(state_dir, "trust", name), read_bytes(anchor, "key"))
+    gate_code = _run(python, _COMPILE, str(_GATE_SOURCE))
+    write_atomic(Path(state_dir, f"gate.{probe.cache_tag}.bin"), gate_code)
+    sha_module = _sha256_module(python)
+    line = gate_line(state_dir, probe.cache_tag, gate_pth, "gate", chosen_mode)
+    watchdog_bytes = watchdog_source(line) if watchdog is not None else None
+
+    def write_seal() -> None:
+        seal = build_seal(
+            envelope=envelope,
+            result=result,
+            snap=snap,
+            probe=probe,
+            manifest_file=installed_manifest,
+            mode=chosen_mode,
+            watchdog=watchdog,
+            watchdog_bytes=watchdog_bytes,
+            sha256_module=sha_module,
+        )
+        write_atomic(Path(state_dir, "seal.bin"), seal_bytes(seal))
+
+    write_seal()  # complete before the gate exists; its directory stamps come next
+    launcher = os.path.join(os.path.dirname(python), "python-guarded")
+    write_atomic(
+        Path(launcher),
+        launcher_source(
+            python, state_dir, probe.cache_tag, gate_pth, probe.stdlib, mode=chosen_mode
+        ),
+        0o755,
+    )
+    if watchdog is not None and watchdog_bytes is not None:
+        write_atomic(Path(watchdog), watchdog_bytes)
+    installation = Installation(
+        site_dir=site_dir,
+        token=token,
+        mode=chosen_mode,
+        manifest_version=manifest.version,
+        gate_pth=gate_pth,
+        state_dir=state_dir,
+        watchdog=watchdog,
+        watchdog_note=note,
+        launcher=launcher,
+        installed=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        python=python,
+    )
+    write_atomic(Path(state_dir, "install.json"), installation.to_json())
+    write_atomic(Path(gate_pth), line)
+    # Writing the gate changed the site directory. Once the clock has moved past that
+    # change, seal again: the directory stamps are then trusted from the first start.
+    time.sleep(2 * RACY_MARGIN_NS / 1e9)
+    write_seal()
+    notes = [note] if note else []
+    return InstallResult(
+        installation=installation, replaced_version=replaced, verification=result, notes=notes
+    )
+
+
+def _check_matches(manifest: Manifest, snap: _snapshot.Snapshot) -> None:
+    live = _snapshot.live_manifest(snap, manifest)
+    diffs = [d for d in _compare.compare(manifest, live) if d.severity == "violation"]
+    if diffs:
+        shown = "; ".join(f"{d.change} {d.category} {d.subject}" for d in diffs[:3])
+        more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
+        raise InstallError(
+            f"the environment does not match the manifest: {shown}{more}; nothing was installed",
+            remedy="run `pthguard verify` for details, then snapshot and sign again",
+        )
+
+
+def _watchdog_place(
+    probe: _probe.Probe, site_dir: str, previous: Installation | None
+) -> tuple[str | None, str]:
+    if previous is not None and previous.watchdog:
+        return previous.watchdog, ""
+    mine = os.path.join(site_dir, "sitecustomize.py")
+    for entry in probe.sys_path:
+        for name in ("sitecustomize.py", "sitecustomize"):
+            if os.path.exists(os.path.join(entry, name)):
+                return None, (
+                    f"watchdog not installed: {os.path.join(entry, name)} is imported before "
+                    "any site directory; use the sealed launcher (bin/python-guarded) to close "
+                    "the window where a suppressed gate goes unnoticed"
+                )
+    existing = [
+        n for n in os.listdir(site_dir) if n == "sitecustomize" or n.startswith("sitecustomize.")
+    ]
+    if existing:
+        return None, (
+            f"watchdog not installed: {site_dir} already has {existing[0]} (left untouched); "
+            "use the sealed launcher (bin/python-guarded) for full coverage"
+        )
+    return mine, ""
+
+
+def _sha256_module(python: str) -> tuple[str, str] | None:
+    out = _run(python, _SHA256_MODULE).decode().split(maxsplit=1)
+    if len(out) != 2 or out[0] == "builtin":
+        return None
+    return (out[0], out[1].strip())
+
+
+def uninstall(python: str | None) -> list[str]:
+    """Remove every pthguard file from the environment; returns what was removed."""
+    probe = _probe.probe(python)
+    installs = find_installations([s.path for s in probe.site_dirs if s.exists])
+    removed: list[str] = []
+    for inst in installs:
+        own = own_files([inst])
+        for path in (inst.gate_pth, inst.watchdog, inst.launcher):
+            if path is None or not os.path.lexists(path):
+                continue
+            expected = own.get(path)
+            if path == inst.launcher or expected is not None:
+                try:
+                    current = Path(path).read_bytes()
+                except OSError:
+                    current = None
+                if path == inst.launcher:
+                    ours = current is not None and LAUNCHER_MARK in current.partition(b"\n")[2]
+                else:
+                    ours = current == expected
+                if not ours:
+                    raise InstallError(
+                        f"{path} is not the file pthguard wrote; not removing it",
+                        remedy="inspect it, remove it by hand, then run uninstall again",
+                    )
+            Path(path).unlink()
+            removed.append(path)
+        if inst.watchdog:
+            removed += _remove_bytecode(inst.watchdog)
+        shutil.rmtree(inst.state_dir)
+        removed.append(inst.state_dir)
+    return removed
+
+
+def _remove_bytecode(source: str) -> list[str]:
+    """The bytecode Python cached for ``source`` (the watchdog, imported when the gate did
+    not run), and ``__pycache__`` if nothing else is in it."""
+    cache = os.path.join(os.path.dirname(source), "__pycache__")
+    stem = os.path.splitext(os.path.basename(source))[0] + "."
+    try:
+        names = sorted(os.listdir(cache))
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if name.startswith(stem) and name.endswith(".pyc"):
+            os.unlink(os.path.join(cache, name))
+            removed.append(os.path.join(cache, name))
+    if removed and len(removed) == len(names):
+        os.rmdir(cache)
+        removed.append(cache)
+    return removed
+
+
+def guarded_start(python: str) -> tuple[int, str]:
+    """Start the interpreter for real (the gate runs) and return (exit code, stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.pop("PTHGUARD_MODE", None)
+    try:
+        done = subprocess.run(
+            [python, "-c", "pass"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return (-1, str(exc))
+    return (done.returncode, done.stderr)

@@ -1,0 +1,99 @@
+"""``policy.project``: the one distribution a CI runner rebuilds on every run (pure).
+
+A test job installs the project under test on every run (``pip install -e .`` or a fresh
+wheel): its metadata directory, RECORD and perhaps its version change every time, while
+every dependency must stay exactly as signed. ``snapshot --project NAME`` therefore leaves
+that distribution out of ``distributions`` and moves the startup files its RECORD claims
+into ``policy.project`` (name, with ``*`` in place of the version, and exact code lines).
+:func:`seal_rule` compiles the rule for the startup gate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from pthguard.errors import PthguardError
+from pthguard.manifest.model import Manifest, ProjectRule, ProjectStartupFile, name_fits
+
+__all__ = ["SealedRule", "dist_info_key", "loosen", "seal_rule", "version_placeholder"]
+
+#: ``(name, metadata-dir prefix, ((file name pattern, code lines), ...))`` in the seal.
+SealedRule = tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def dist_info_key(name: str) -> str:
+    """``My.Proj`` -> ``my_proj``: the name part of ``my_proj-1.0.dist-info``, lower case."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def version_placeholder(file_name: str, versions: set[str]) -> str:
+    """``__editable__.myproj-1.0.pth`` -> ``__editable__.myproj-*.pth`` (when 1.0 is the
+    installed version); a name without ``-VERSION.`` stays as it is."""
+    for version in sorted(versions, key=len, reverse=True):
+        for form in dict.fromkeys((version, version.replace("-", "_"))):
+            token = f"-{form}."
+            if token in file_name:
+                pattern = file_name.replace(token, "-*.", 1)
+                if name_fits(pattern, file_name):
+                    return pattern
+    return file_name
+
+
+def loosen(manifest: Manifest, project: str) -> Manifest:
+    """The manifest with ``project`` as ``policy.project`` (see the module docstring)."""
+    name = normalize_name(project)
+    dists = [d for d in manifest.distributions if d.name == name]
+    if not dists:
+        raise PthguardError(
+            f"--project {project}: no distribution {name!r} is installed in "
+            f"{manifest.environment.executable}",
+            remedy="install the project (pip install -e . or its wheel) before the snapshot",
+        )
+    versions = {d.version for d in dists}
+    entries: dict[str, ProjectStartupFile] = {}
+    site_dirs = []
+    for site in manifest.site_dirs:
+        keep = []
+        for entry in site.startup_files:
+            if entry.owner != name:
+                keep.append(entry)
+                continue
+            if not entry.name.endswith(".pth"):
+                raise PthguardError(
+                    f"--project {project}: {site.path}/{entry.name} is a .start file; a project "
+                    "rule allows .pth files only",
+                    remedy="snapshot without --project",
+                )
+            pattern = version_placeholder(entry.name, versions)
+            rule_entry = ProjectStartupFile(name=pattern, code_lines=entry.code_lines)
+            if entries.get(pattern, rule_entry) != rule_entry:
+                raise PthguardError(
+                    f"--project {project}: two files named {pattern} with different code lines",
+                    remedy="snapshot without --project",
+                )
+            entries[pattern] = rule_entry
+        site_dirs.append(replace(site, startup_files=tuple(keep)))
+    rule = ProjectRule(name=name, startup_files=tuple(entries[k] for k in sorted(entries)))
+    return replace(
+        manifest,
+        policy=replace(manifest.policy, project=rule),
+        site_dirs=tuple(site_dirs),
+        distributions=tuple(d for d in manifest.distributions if d.name != name),
+    )
+
+
+def seal_rule(rule: ProjectRule | None) -> SealedRule | None:
+    """The rule as the gate reads it from the seal (tuples and strings only)."""
+    if rule is None:
+        return None
+    return (
+        rule.name,
+        dist_info_key(rule.name) + "-",
+        tuple((entry.name, tuple(entry.code_lines)) for entry in rule.startup_files),
+    )
