@@ -13,7 +13,7 @@ from _common import run
 with atheris.instrument_imports():
     from pthguard.analysis.analyze import SUPPORTED_VERSIONS, analyze
     from pthguard.formats import pth as _pth
-    from pthguard.gate import gate as _gate
+    from pthguard.gate import cold as _gate
 
 
 def test_one_input(data: bytes) -> None:

@@ -35,6 +35,7 @@ from pthguard.analysis.analyze import SUPPORTED_VERSIONS, Analysis, Finding, ana
 from pthguard.analysis.report import Item, Report
 from pthguard.errors import PthguardError
 from pthguard.formats import pth as _pth
+from pthguard.gate.names import hidden_flag
 
 __all__ = ["MAX_FILE", "scan", "unreadable", "versions_for_path"]
 
@@ -174,11 +175,10 @@ def _path_lines(full: str, site: str, version: Version, encoding: str) -> Iterat
             data = handle.read(MAX_FILE)
     except OSError:
         return
-    for line in _pth.parse_pth(data, version, locale_encoding=encoding):
-        if line.kind == "path":
-            added = os.path.normpath(os.path.join(site, _pth.path_entry(line, version)))
-            if os.path.isdir(added):
-                yield added
+    lines = _pth.parse_pth(data, version, locale_encoding=encoding)
+    for added in _pth.joined_paths(lines, site, version):
+        if os.path.exists(added):  # as site: it appends what exists
+            yield added
 
 
 def _startup_item(
@@ -218,15 +218,9 @@ def _startup_item(
             message="pthguard's own file, byte for byte as pthguard wrote it",
         )
         analysis = replace(analysis, known="pthguard gate", findings=(gate,), decoded=())
-    elif _hidden(info) and any(v >= (3, 13) for v in versions):
+    elif hidden_flag(info) and any(v >= (3, 13) for v in versions):
         analysis = _mark_hidden(analysis)
     return Item(path=full, kind=kind, location=location, python=python, analysis=analysis)
-
-
-def _hidden(info: os.stat_result) -> bool:
-    flags = getattr(info, "st_flags", 0) & getattr(stat, "UF_HIDDEN", 0)
-    attributes = getattr(info, "st_file_attributes", 0) & getattr(stat, "FILE_ATTRIBUTE_HIDDEN", 0)
-    return bool(flags or attributes)
 
 
 def _mark_hidden(analysis: Analysis) -> Analysis:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,12 @@ from typing import Any
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
 from pthguard.errors import InstallError
+from pthguard.gate.schema import EXIT_REFUSED
 
 GATE_PREFIX = "!!pthguard-"
 STATE_PREFIX = ".pthguard-"
 WATCHDOG_MARK = b"# pthguard watchdog"
 LAUNCHER_MARK = b"# pthguard sealed launcher:"
-EXIT_REFUSED = 78
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,13 +87,36 @@ class Installation:
         return Path(self.state_dir) / "seal.bin"
 
 
+def gate_bin_name(cache_tag: str) -> str:
+    """The gate's hot half compiled for one interpreter (``guard.gatebuild``)."""
+    return f"gate.{cache_tag}.bin"
+
+
+def cold_bin_name(cache_tag: str) -> str:
+    """The gate's cold half compiled for one interpreter; the seal carries its checksum."""
+    return f"gate-cold.{cache_tag}.bin"
+
+
+def _loader(state_dir: str, cache_tag: str, names: dict[str, str], indent: str) -> str:
+    """Statements that run the hot half in a fresh namespace holding ``names`` and ``_T0``
+    (the clock when loading began, so ``PTHGUARD_DEBUG=timing`` counts the load)."""
+    gate_bin = os.path.join(state_dir, gate_bin_name(cache_tag))
+    return (
+        f"{indent}import marshal, time\n"
+        f"{indent}g = dict({names!r}, _T0=time.perf_counter_ns())\n"
+        f"{indent}with open({gate_bin!r}, 'rb') as f:\n"
+        f"{indent}    codes = marshal.loads(f.read())\n"
+        f"{indent}for c in codes:\n"
+        f"{indent}    exec(c, g)\n"
+    )
+
+
 def gate_line(state_dir: str, cache_tag: str, gate_pth: str, role: str, mode: str) -> bytes:
     """The single import line of the gate ``.pth`` (also the watchdog's body).
 
     It loads the compiled gate by absolute path (nothing on ``sys.path`` is consulted) and,
     in enforce mode, refuses to start if even that fails.
     """
-    gate_bin = os.path.join(state_dir, f"gate.{cache_tag}.bin")
     names = {
         "__name__": "__pthguard_gate__",
         "_ROLE": role,
@@ -102,9 +126,9 @@ def gate_line(state_dir: str, cache_tag: str, gate_pth: str, role: str, mode: st
     }
     code = (
         "try:\n"
-        "    import marshal\n"
-        f"    exec(marshal.loads(open({gate_bin!r}, 'rb').read()), {names!r})\n"
-        "except BaseException as e:\n" + _on_load_error(mode, in_site=True)
+        + _loader(state_dir, cache_tag, names, "    ")
+        + "except BaseException as e:\n"
+        + _on_load_error(mode, in_site=True)
     )
     return f"import sys; exec({code!r})\n".encode()
 
@@ -136,17 +160,23 @@ def watchdog_source(line: bytes) -> bytes:
 def launcher_source(
     python: str, state_dir: str, cache_tag: str, gate_pth: str, stdlib: str, *, mode: str
 ) -> bytes:
-    gate_bin = os.path.join(state_dir, f"gate.{cache_tag}.bin")
-    seal = os.path.join(state_dir, "seal.bin")
-    on_error = _on_load_error(mode, in_site=False)
+    names = {
+        "__name__": "__pthguard_gate__",
+        "_ROLE": "sealed",
+        "_SEAL": os.path.join(state_dir, "seal.bin"),
+        "_GATE": gate_pth,
+        "_STDLIB": stdlib,
+    }
+    load = _loader(state_dir, cache_tag, names, "        ")
+    on_error = textwrap.indent(_on_load_error(mode, in_site=False), "    ")
     return f"""#!{python} -S
 # pthguard sealed launcher: verifies every startup file before site runs any of it.
-import sys, marshal
-try:
-    exec(marshal.loads(open({gate_bin!r}, "rb").read()), {{"__name__": "__pthguard_gate__",
-         "_ROLE": "sealed", "_SEAL": {seal!r}, "_GATE": {gate_pth!r}, "_STDLIB": {stdlib!r}}})
-except Exception as e:
-{on_error}del marshal
+import sys
+def _pthguard_gate():  # a function: nothing of the loader lands in __main__
+    try:
+{load}    except Exception as e:
+{on_error}_pthguard_gate()
+del _pthguard_gate
 args = sys.argv[1:]
 if sys.path and sys.path[0] == {os.path.dirname(python)!r}:
     del sys.path[0]

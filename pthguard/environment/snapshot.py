@@ -250,11 +250,9 @@ def _scan_startup_file(
     if name.endswith(".pth"):
         lines = _pth.parse_pth(data, probe.minor, locale_encoding=probe.locale_encoding)
         code = [line.text for line in lines if line.kind == "import"]
-        for line in lines:
-            if line.kind == "path":
-                added = os.path.normpath(os.path.join(site, line.text.rstrip()))
-                if os.path.exists(added) and added not in snap.path_lines:
-                    snap.path_lines.append(added)
+        for added in _pth.joined_paths(lines, site, probe.minor):
+            if os.path.exists(added) and added not in snap.path_lines:
+                snap.path_lines.append(added)
     else:
         try:
             code = [entry.text for entry in _pth.parse_start(data)]

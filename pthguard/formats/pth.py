@@ -82,7 +82,9 @@ imports the module, which runs its body before the callable is even looked up.
 from __future__ import annotations
 
 import io
+import os.path
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -97,6 +99,7 @@ __all__ = [
     "exec_source",
     "executable_lines",
     "is_skipped_name",
+    "joined_paths",
     "parse_pth",
     "parse_start",
     "path_entry",
@@ -256,6 +259,17 @@ def path_entry(line: PthLine, version: tuple[int, int]) -> str:
     if line.kind != "path":
         raise ValueError(f"line {line.number} is a {line.kind} line, not a path line")
     return line.text.strip() if _minor(version) >= _PEP_829 else line.text.rstrip()
+
+
+def joined_paths(lines: Sequence[PthLine], sitedir: str, version: tuple[int, int]) -> list[str]:
+    """What ``site`` joins to ``sitedir`` for each path line (normalised, in order). ``site``
+    appends a result to ``sys.path`` only if it exists and is not there yet: the caller,
+    which may look at the file system, checks that."""
+    return [
+        os.path.normpath(os.path.join(sitedir, path_entry(line, version)))
+        for line in lines
+        if line.kind == "path"
+    ]
 
 
 def abandons_file_on_error(version: tuple[int, int]) -> bool:

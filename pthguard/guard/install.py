@@ -5,7 +5,6 @@ describes (the gate ``.pth`` last on install, first on uninstall)."""
 from __future__ import annotations
 
 import datetime as dt
-import marshal
 import os
 import secrets
 import shutil
@@ -13,7 +12,6 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pthguard._internal.fs import read_bytes, write_atomic
 from pthguard.environment import probe as _probe
@@ -24,26 +22,22 @@ from pthguard.environment.layout import (
     STATE_PREFIX,
     Installation,
     find_installations,
+    gate_bin_name,
     gate_line,
     launcher_source,
     own_files,
     watchdog_source,
 )
 from pthguard.errors import InstallError
+from pthguard.gate.schema import RACY_MARGIN_NS
+from pthguard.guard import gatebuild as _gatebuild
+from pthguard.guard import seal as _seal
 from pthguard.manifest import compare as _compare
 from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import keys as _keys
-from pthguard.manifest import project as _project
 from pthguard.manifest import rotation as _rotation
 from pthguard.manifest.model import Manifest
 
-RACY_MARGIN_NS = 20_000_000  # the gate uses the same margin for its cache
-_GATE_SOURCE = Path(__file__).parent.parent / "gate" / "gate.py"
-_COMPILE = (
-    "import marshal, sys\n"
-    "src = open(sys.argv[1], 'rb').read()\n"
-    "sys.stdout.buffer.write(marshal.dumps(compile(src, sys.argv[1], 'exec', dont_inherit=True)))"
-)
 _SHA256_MODULE = (
     "import sys, importlib\n"
     "for n in ('_sha2', '_sha256', '_hashlib'):\n"
@@ -67,116 +61,6 @@ def _run(python: str, code: str, *args: str) -> bytes:
     if done.returncode != 0:
         raise InstallError(f"{python} failed: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout
-
-
-def _dir_id(path: Path) -> tuple[int, int]:
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino)
-
-
-_CHECK_PRIME = 1_073_741_789  # the gate's _checksum: the largest prime below 2**30
-
-
-def seal_bytes(seal: dict[str, Any]) -> bytes:
-    """The seal file: a 4-byte checksum the gate checks before unmarshalling, then the seal."""
-    payload = marshal.dumps(seal, 4)
-    return (int.from_bytes(payload, "little") % _CHECK_PRIME).to_bytes(4, "little") + payload
-
-
-def build_seal(
-    *,
-    envelope: _envelope.Envelope,
-    result: _envelope.VerificationResult,
-    snap: _snapshot.Snapshot,
-    probe: _probe.Probe,
-    manifest_file: Path,
-    mode: str,
-    watchdog: str | None,
-    watchdog_bytes: bytes | None,
-    sha256_module: tuple[str, str] | None,
-) -> dict[str, Any]:
-    """Everything the gate compares, from the live files, checked against the manifest."""
-    manifest = envelope.manifest
-    # A stat fingerprint counts only for files whose mtime is older than this (git's
-    # racily-clean rule, with a margin for coarse file-system clocks).
-    sealed_at = time.time_ns() - RACY_MARGIN_NS
-    sites = []
-    for site in manifest.site_dirs:
-        startup: dict[str, bytes] = {}
-        for entry in site.startup_files:
-            data = read_bytes(Path(site.path, entry.name), "startup file")
-            if _snapshot.sha256_bytes(data) != entry.sha256:
-                raise InstallError(f"{site.path}/{entry.name} changed while installing")
-            startup[entry.name] = data
-        dists: dict[str, tuple[str | None, str, tuple[int, ...]]] = {}
-        for dist in manifest.distributions:
-            if dist.site_dir != site.path:
-                continue
-            rel = "RECORD" if dist.record_sha256 else None
-            digest = dist.record_sha256 or dist.metadata_sha256
-            if rel is None and os.path.isdir(os.path.join(site.path, dist.metadata_dir)):
-                rel = "METADATA" if dist.kind == "dist-info" else "PKG-INFO"
-            if rel is None:
-                dists[dist.metadata_dir] = (None, digest, ())
-                continue
-            path = os.path.join(site.path, dist.metadata_dir, rel)
-            fingerprint = _snapshot.stat_fingerprint(path)
-            if _snapshot.sha256_file(path) != digest:
-                raise InstallError(f"{path} changed while installing")
-            dists[dist.metadata_dir] = (rel, digest, fingerprint)
-        st = os.stat(site.path)
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)  # entries added/removed/renamed
-        # The distributions stay a marshalled blob inside the seal: a warm start whose
-        # directory stamp is trusted never unmarshals them, so its cost does not grow with
-        # the number of distributions.
-        blob = marshal.dumps(dists, 4)
-        sites.append((site.path, site.role, startup, blob, stamp, (st.st_dev, st.st_ino)))
-    modules: dict[str, tuple[str | None, bytes | None]] = {}
-    for module in manifest.startup_modules:
-        if module.path is None:
-            modules[module.name] = (None, None)
-            continue
-        data = read_bytes(Path(module.path), module.name)
-        if _snapshot.sha256_bytes(data) != module.sha256:
-            raise InstallError(f"{module.path} changed while installing")
-        modules[module.name] = (module.path, data)
-    entry_modules: dict[str, dict[str, bytes]] = {}
-    search = [*probe.sys_path, *(s.path for s in snap.site_dirs), *snap.path_lines]
-    for site in manifest.site_dirs:
-        for entry in site.startup_files:
-            if entry.name.endswith(".start"):
-                for point in entry.code_lines:
-                    dotted = point.partition(":")[0]
-                    chain = _snapshot.module_chain(probe, search, dotted)
-                    entry_modules[dotted] = {p: read_bytes(Path(p), "module") for p in chain}
-    st = os.stat(manifest_file)
-    signers = ", ".join(f"{k.name} (keyid {k.keyid[:16]})" for k in result.signed_by)
-    return {
-        "format": 1,
-        "cache_tag": probe.cache_tag,
-        "manifest_path": str(manifest_file),
-        "manifest_stat": (st.st_size, st.st_mtime_ns, st.st_ino),
-        "manifest_sha256": _snapshot.sha256_file(manifest_file),
-        # a copy of the whole state directory (a pulled image) may hold the same manifest
-        "state_dir_id": _dir_id(manifest_file.parent),
-        "manifest_version": manifest.version,
-        "signers": signers,
-        "expires": int(manifest.expires_at.timestamp()),
-        "expires_text": manifest.expires,
-        "mode": mode,
-        "allow_env_override": manifest.policy.allow_env_override,
-        "unlisted_distributions": manifest.policy.unlisted_distributions,
-        "sealed_at_ns": sealed_at,
-        "sites": sites,
-        "modules": modules,
-        "entry_modules": entry_modules,
-        "watchdog": watchdog,
-        # the gate checks that nothing overwrote the watchdog (it never runs it)
-        "watchdog_source": watchdog_bytes,
-        "sha256_module": sha256_module,
-        # policy.project compiled: (name, dist-info prefix, ((file pattern, code lines), ...))
-        "project": _project.seal_rule(manifest.policy.project),
-    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,14 +142,15 @@ def install(
             name = f"{number}-{name.lstrip('.')}"
         used.add(name)
         write_atomic(Path(state_dir, "trust", name), read_bytes(anchor, "key"))
-    gate_code = _run(python, _COMPILE, str(_GATE_SOURCE))
-    write_atomic(Path(state_dir, f"gate.{probe.cache_tag}.bin"), gate_code)
+    gate = _gatebuild.build(python, probe.cache_tag)
+    write_atomic(Path(state_dir, gate_bin_name(probe.cache_tag)), gate.hot)
+    write_atomic(Path(state_dir, gate.cold_name), gate.cold)
     sha_module = _sha256_module(python)
     line = gate_line(state_dir, probe.cache_tag, gate_pth, "gate", chosen_mode)
     watchdog_bytes = watchdog_source(line) if watchdog is not None else None
 
     def write_seal() -> None:
-        seal = build_seal(
+        seal = _seal.build_seal(
             envelope=envelope,
             result=result,
             snap=snap,
@@ -275,8 +160,9 @@ def install(
             watchdog=watchdog,
             watchdog_bytes=watchdog_bytes,
             sha256_module=sha_module,
+            cold=(gate.cold_name, gate.cold_checksum),
         )
-        write_atomic(Path(state_dir, "seal.bin"), seal_bytes(seal))
+        write_atomic(Path(state_dir, "seal.bin"), _seal.seal_bytes(seal))
 
     write_seal()  # complete before the gate exists; its directory stamps come next
     launcher = os.path.join(os.path.dirname(python), "python-guarded")

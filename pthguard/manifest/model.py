@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pthguard._internal.fields import Fields, Problems, duplicates, str_item
 from pthguard.errors import ManifestError
+from pthguard.gate.names import name_fits
 
 MANIFEST_TYPE = "pthguard-manifest"
 SPEC_VERSION = "1"
@@ -231,25 +232,6 @@ class TrustedKey:
             if keyid_of_raw(bytes.fromhex(made.public)) != made.keyid:
                 problems.add(f"{path}.keyid", "is not the sha256 of the public key")
         return made if f.finish() else None
-
-
-#: What ``*`` in a project rule's file name stands for: one version (``1.0``, ``2.1.dev3+g12``).
-VERSION_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._+!")
-
-
-def name_fits(pattern: str, name: str) -> bool:
-    """Does ``name`` fit ``pattern``? The gate has its own copy of this (``_name_fits``).
-
-    Without ``*`` the names must be equal. ``*`` (at most one) stands for a version: a
-    non-empty run of ASCII letters, digits, ``.``, ``_``, ``+`` and ``!`` starting with a digit.
-    """
-    head, star, tail = pattern.partition("*")
-    if not star:
-        return name == pattern
-    if len(name) <= len(head) + len(tail) or not name.startswith(head) or not name.endswith(tail):
-        return False
-    middle = name[len(head) : len(name) - len(tail)]
-    return middle[0].isdigit() and all(c in VERSION_CHARS for c in middle)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,8 @@ import re
 from dataclasses import replace
 
 from pthguard.errors import PthguardError
-from pthguard.manifest.model import Manifest, ProjectRule, ProjectStartupFile, name_fits
+from pthguard.gate.names import name_fits
+from pthguard.manifest.model import Manifest, ProjectRule, ProjectStartupFile
 
 __all__ = ["SealedRule", "dist_info_key", "loosen", "seal_rule", "version_placeholder"]
 

@@ -45,7 +45,7 @@ from typing import Any
 import pytest
 
 from pthguard.environment import deep as _deep
-from pthguard.gate import gate as _gate
+from pthguard.gate import schema
 from tests.support.guard import (
     Guarded,
     Marker,
@@ -116,7 +116,7 @@ class Case:
     def key(self) -> tuple[Any, ...]:
         seal = self.seal()
         return (
-            _gate._CACHE_FORMAT,
+            schema.CACHE_FORMAT,
             seal["manifest_sha256"],
             seal["sealed_at_ns"],
             seal["cache_tag"],
@@ -196,7 +196,7 @@ def unmarshal(data: bytes) -> Any:
 def encode_cache(doc: dict[str, Any]) -> bytes:
     """The gate's cache file format: a checksum, then the marshalled document."""
     payload = marshal.dumps(doc, 4)
-    return _gate._checksum(payload) + payload
+    return schema.checksum(payload) + payload
 
 
 def read_cache(case: Case) -> dict[str, Any] | None:
@@ -205,7 +205,7 @@ def read_cache(case: Case) -> dict[str, Any] | None:
     if not path.exists():
         return None
     raw = path.read_bytes()
-    assert raw[:4] == _gate._checksum(raw[4:]), f"corrupt cache left behind: {raw[:64]!r}"
+    assert raw[:4] == schema.checksum(raw[4:]), f"corrupt cache left behind: {raw[:64]!r}"
     doc = unmarshal(raw[4:])
     assert isinstance(doc, dict)
     assert set(doc) == {"key", "written_ns", "sites", "records"}
@@ -670,7 +670,7 @@ def test_racily_clean_stamp_is_not_trusted_for_a_slow_start(tmp_path: Path) -> N
     assert doc["written_ns"] <= opened_ns, (doc["written_ns"] - opened_ns) / 1e6
     recorded = doc["sites"][case.site]
     assert recorded == stamp(case.g.site_packages)
-    if recorded[1] >= doc["written_ns"] - _gate._RACY_MARGIN_NS:
+    if recorded[1] >= doc["written_ns"] - schema.RACY_MARGIN_NS:
         assert assert_clean(case.start())  # racily clean: the full check again
 
 

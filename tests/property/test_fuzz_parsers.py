@@ -44,7 +44,7 @@ from pthguard.analysis.analyze import SUPPORTED_VERSIONS, analyze
 from pthguard.errors import PthguardError
 from pthguard.formats import pth as _pth
 from pthguard.formats import sshsig as _sshsig
-from pthguard.gate import gate as _gate
+from pthguard.gate import cold as _gate
 from pthguard.manifest.canonical import canonical_bytes, loads
 from pthguard.manifest.detached import payload_of, read_payload, read_signature_file
 from pthguard.manifest.envelope import parse_envelope, parse_signature, signature_valid, verify

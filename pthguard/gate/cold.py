@@ -1,0 +1,716 @@
+"""The startup gate's cold half: what a warm start never needs.
+
+Executed by :func:`.hot._need_cold` into the hot half's namespace (the ``from
+pthguard.gate...`` imports are blanked by the build; they are there for the type checker and
+for tests that import this file as a module). Loaded when a site directory's stamp is not
+the sealed one (the hash cache, a listing, the distributions), when a file differs from its
+sealed copy (the report: digests, what ran), on 3.15 (PEP 829), for the watchdog and the
+sealed launcher, and for ``PTHGUARD_DEBUG=timing``. Same rules as the hot half: standard
+library builtins only, fail closed.
+"""
+
+# ruff: noqa: ANN001, ANN202, BLE001, PLC0415, SIM105
+# mypy: disable-error-code="no-untyped-def,attr-defined"
+import sys
+
+from pthguard.gate.hot import (
+    _GATE,
+    _ROLE,
+    _SEAL,
+    _SEP,
+    _STDLIB,
+    _T0,
+    Any,
+    _conclude,
+    _dirname,
+    _effective_mode,
+    _final_checks,
+    _guarded_module,
+    _install_hooks,
+    _internal_error,
+    _join,
+    _load_seal,
+    _marshal,
+    _posix,
+    _processed_site_dirs,
+    _read,
+    _refuse,
+    _report,
+    _start,
+    _State,
+    _time,
+)
+from pthguard.gate.names import name_fits
+from pthguard.gate.schema import (
+    CACHE_FORMAT,
+    RACY_MARGIN_NS,
+    SITE_DISTRIBUTIONS,
+    SITE_STARTUP,
+    checksum,
+    file_fingerprint,
+)
+
+# -- digests and reports ---------------------------------------------------------------------
+
+
+def _load_sha256(location: Any) -> Any:
+    """sha256 from a builtin module, or an extension loaded by its absolute path."""
+    for name in ("_sha2", "_sha256", "_hashlib"):
+        if name in sys.builtin_module_names:
+            module = __import__(name)
+            return getattr(module, "openssl_sha256", None) or module.sha256
+    if not location:
+        raise RuntimeError("no sha256 implementation recorded in the seal")
+    name, path = location
+    bootstrap = sys.modules["_frozen_importlib"]
+    external = sys.modules["_frozen_importlib_external"]
+    loader = external.ExtensionFileLoader(name, path)
+    spec = external.spec_from_file_location(name, path, loader=loader)
+    module = bootstrap._load(spec)
+    return getattr(module, "openssl_sha256", None) or module.sha256
+
+
+def _digest(state: _State, data: bytes) -> str:
+    if state.sha256 is None:
+        state.sha256 = _load_sha256(state.seal.get("sha256_module"))
+    return str(state.sha256(data).hexdigest())
+
+
+def _copied_manifest(seal: dict[str, Any], manifest: str, size: int) -> bool:
+    """The whole state directory was copied (COPY --from, a pulled image: new inodes) and the
+    manifest has the sealed bytes. A manifest replaced inside the sealed directory is not."""
+    sealed_dir = seal.get("state_dir_id")
+    if sealed_dir is None or size != seal["manifest_stat"][0]:
+        return False
+    here = _posix.stat(_dirname(manifest))
+    if (here.st_dev, here.st_ino) == tuple(sealed_dir):
+        return False
+    digest = _load_sha256(seal.get("sha256_module"))(_read(manifest)).hexdigest()
+    return bool(digest == seal["manifest_sha256"])
+
+
+def _startup_names(names: list[str]) -> list[str]:
+    """The names site processes as startup files, as this version filters them."""
+    skip_dot = sys.version_info >= (3, 13)
+    return sorted(
+        n
+        for n in names
+        if (n.endswith(".pth") or (n.endswith(".start") and sys.version_info >= (3, 15)))
+        and not (skip_dot and n.startswith("."))
+    )
+
+
+def _import_lines(data: bytes, *, locale_fallback: bool = False) -> list[str]:
+    """The import lines of a ``.pth`` as this version's site reads them (3.15: stripped, as
+    PEP 829 records them). A file that is not UTF-8 is decoded as latin-1 for a report
+    (errs towards more lines), or with the locale encoding, as site does, when
+    ``locale_fallback`` (the 3.15 comparison with what site holds)."""
+    if sys.version_info >= (3, 13):  # utf-8-sig (BOM dropped), str.splitlines(): \x0c too
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            if locale_fallback:
+                import locale  # noqa: F401  (already loaded by site on this path)
+
+                text = data.decode(sys.modules["locale"].getencoding())
+            else:
+                text = data.decode("latin-1")
+        lines = text.splitlines()
+    else:  # universal newlines only; a BOM stays on line 1
+        lines = [raw.decode("latin-1") for raw in data.splitlines()]
+    strip = sys.version_info >= (3, 15)
+    out = []
+    for raw in lines:
+        line = raw.strip() if strip else raw
+        if line.startswith(("import ", "import\t")):
+            out.append(line)
+    return out
+
+
+def _code_lines(data: bytes) -> int:
+    """How many import lines this version's site would run (for the report only)."""
+    return len(_import_lines(data))
+
+
+def _fate(data: bytes | None, before_gate: bool) -> str:
+    """What became of a file that is not allowed: honest about what ran before the gate."""
+    if before_gate:
+        if data is not None and not _code_lines(data):
+            return "no executable lines; its paths were added"
+        return "EXECUTED before the gate ran"
+    return "NOT executed"
+
+
+def _describe(
+    state: _State, data: bytes | None, expected: bytes | None, *, pth: bool = True
+) -> str:
+    """Digests, and for a .pth/.start file its import lines (a module is all code)."""
+    if data is None:
+        return "unreadable"
+    parts = [f"sha256 {_digest(state, data)}"]
+    if expected is not None:
+        parts.append(f"expected sha256 {_digest(state, expected)}")
+    if pth:
+        lines = _code_lines(data)
+        parts.append(f"{lines} executable line{'s' * (lines != 1)}")
+    return ", ".join(parts)
+
+
+def _pth_violation(
+    state: _State,
+    sitedir: str,
+    name: str,
+    full: str,
+    data: bytes,
+    *,
+    expected: bytes | None,
+    before: bool,
+) -> bool:
+    """A ``.pth`` whose bytes are not the sealed ones: allowed by ``policy.project`` (False),
+    or recorded as a violation (True)."""
+    if _project_file(state, sitedir, name, data):
+        return False
+    what = "changed startup file" if expected is not None else "unlisted startup file"
+    state.violate(what, full, _describe(state, data, expected), _fate(data, before))
+    return True
+
+
+def _startup_module_violation(
+    state: _State, what: str, path: str, data: bytes | None, expected: bytes | None
+) -> None:
+    state.violate(what, path, _describe(state, data, expected, pth=False), "NOT executed")
+
+
+def _project_file(state: _State, sitedir: str, name: str, data: bytes | None) -> bool:
+    """A ``.pth`` of a sealed site directory that ``policy.project`` allows: its name
+    fits a listed pattern and its import lines are exactly the listed code lines."""
+    rule = state.seal.get("project")
+    if rule is None or data is None or state.canon(sitedir) not in state.sites:
+        return False
+    lines = _pth_code_lines(data) if name.endswith(".pth") else None
+    return lines is not None and any(
+        name_fits(pattern, name) and lines == tuple(code) for pattern, code in rule[2]
+    )
+
+
+# -- site directories whose stamp is not the sealed one ----------------------------------------
+
+
+def _reconcile_site(state: _State, sitedir: str, names: list[str], before_gate: bool) -> None:
+    """Every startup file of ``sitedir`` that the hook did not see must be allowed."""
+    site = state.sites.get(sitedir)
+    for name in _startup_names(names):
+        full = _join(sitedir, name)
+        if full in state.seen or full == _GATE:
+            continue
+        expected = None if site is None else site[SITE_STARTUP].get(name)
+        try:
+            data = _read(full)
+        except OSError:
+            data = None
+        if data is not None and (data == expected or _project_file(state, sitedir, name, data)):
+            continue
+        what = "changed startup file" if expected is not None else "unlisted startup file"
+        state.violate(what, full, _describe(state, data, expected), _fate(data, before_gate))
+        state.seen.add(full)
+
+
+def _dist_label(metadata_dir: str) -> str:
+    """``six-1.17.0.dist-info`` -> ``six 1.17.0`` (display only)."""
+    stem = metadata_dir.rpartition(".")[0]
+    name, _, rest = stem.partition("-")
+    return f"{name} {rest.partition('-')[0]}".strip()
+
+
+def _is_project_dir(rule: Any, name: str) -> bool:
+    """Is ``name`` (``My.Proj-1.0.dist-info``) the metadata directory of ``policy.project``?
+    Compared as ``{name, - and . as _, lower case}-{any version}.dist-info``."""
+    if rule is None or not name.endswith(".dist-info"):
+        return False
+    dist, sep, version = name[: -len(".dist-info")].partition("-")
+    key = dist.lower().replace(".", "_")
+    while "__" in key:
+        key = key.replace("__", "_")
+    return bool(sep and version) and dist.isascii() and key + "-" == rule[1]
+
+
+_LINE_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\ufeff")
+
+
+def _pth_code_lines(data: bytes) -> tuple[str, ...] | None:
+    """The import lines of a ``.pth`` as the manifest records them, or None for a file this
+    reading does not model the same way on every version (not UTF-8, a BOM, a line break
+    other than ``\\n``, a non-ASCII import line): such a file is never allowed by a rule."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if any(c in text for c in _LINE_BREAKS):
+        return None
+    strip = sys.version_info >= (3, 15)
+    lines = []
+    for line in text.split("\n"):
+        if (line.strip() if strip else line).startswith(("import ", "import\t")):
+            if not line.isascii():
+                return None
+            lines.append(line)
+    return tuple(lines)
+
+
+def _check_distributions(state: _State, sitedir: str, site: Any, names: list[str]) -> None:
+    dists: dict[str, Any] = site[SITE_DISTRIBUTIONS]
+    if isinstance(dists, bytes):  # kept marshalled in the seal: only this full check reads it
+        dists = _marshal.loads(dists)
+    present = {n for n in names if n.endswith((".dist-info", ".egg-info"))}
+    policy = state.seal["unlisted_distributions"]
+    for name in sorted(present - dists.keys()):
+        if policy == "refuse" and not _is_project_dir(state.seal.get("project"), name):
+            state.violate(
+                f"unlisted distribution {_dist_label(name)}", _join(sitedir, name), "not signed"
+            )
+    for name in sorted(dists.keys() - present):
+        state.violate(
+            f"missing distribution {_dist_label(name)}", _join(sitedir, name), "signed, not found"
+        )
+    sealed_at = state.seal["sealed_at_ns"]
+    cached = state.cache["records"] if state.cache is not None else {}
+    for name in sorted(present & dists.keys()):
+        rel, digest, fingerprint = dists[name]
+        if rel is None:
+            continue
+        path = _join(_join(sitedir, name), rel)
+        try:
+            st = _posix.stat(path)
+        except OSError:
+            state.violate(
+                f"changed distribution {_dist_label(name)}", _join(sitedir, name), f"no {rel}"
+            )
+            continue
+        now = file_fingerprint(st)
+        if now == fingerprint and st.st_mtime_ns < sealed_at:
+            continue
+        if cached.get(path) == (now, digest) and st.st_mtime_ns < state.cache_trusted_before:
+            state.fresh_records[path] = (now, digest)
+            continue
+        try:
+            found = _digest(state, _read(path))
+        except OSError as exc:
+            state.violate(
+                f"changed distribution {_dist_label(name)}", _join(sitedir, name), f"{rel}: {exc}"
+            )
+            continue
+        if found != digest:
+            state.violate(
+                f"changed distribution {_dist_label(name)}",
+                _join(sitedir, name),
+                f"{rel} sha256 {found}, expected {digest}",
+            )
+        else:
+            state.fresh_records[path] = (now, digest)
+
+
+def _check_sites(state: _State, pending: list[Any], verified_ns: int) -> None:
+    """Reconcile the site directories the hot half could not vouch for, then record what was
+    verified in the hash cache."""
+    for sitedir, site, stamp, before in pending:
+        if site is not None and stamp is not None and _cache_vouches(state, sitedir, stamp):
+            continue
+        try:
+            names = _posix.listdir(sitedir)
+        except OSError as exc:
+            state.violate("unreadable site directory", sitedir, str(exc))
+            continue
+        count = len(state.violations)
+        _reconcile_site(state, sitedir, names, before_gate=before and _ROLE != "sealed")
+        if site is not None:
+            _check_distributions(state, sitedir, site, names)
+        if stamp is not None and len(state.violations) == count:
+            state.fresh_sites[sitedir] = stamp
+            state.rechecked = True  # worth recording, even if the cache already holds it racily
+    if not state.violations and _cache_dirty(state):
+        t1 = _time.perf_counter_ns()
+        _write_cache(state, verified_ns)
+        state.timing.append(("cache write", _time.perf_counter_ns() - t1))
+
+
+def _cache_vouches(state: _State, sitedir: str, stamp: Any) -> bool:
+    """A later start verified this stamp and recorded it in the hash cache; an entry is
+    trusted only when its mtime is older than the moment it was recorded (a change within
+    the same clock tick would otherwise go unseen: git's racily-clean rule)."""
+    if state.cache is None:
+        state.cache = _read_cache(state)
+    if state.cache["sites"].get(sitedir) == stamp and stamp[1] < state.cache_trusted_before:
+        state.fresh_sites[sitedir] = stamp
+        return True
+    return False
+
+
+def _cache_dirty(state: _State) -> bool:
+    """Did this start verify something the seal and the cache do not already vouch for?"""
+    if state.rechecked:
+        return True
+    if not state.fresh_records:
+        return False
+    cache = state.cache or {"sites": {}, "records": {}}
+    return any(cache["sites"].get(k) != v for k, v in state.fresh_sites.items()) or any(
+        cache["records"].get(k) != v for k, v in state.fresh_records.items()
+    )
+
+
+# -- the hash cache: stamps and RECORD digests verified by an earlier start ---------------------
+
+
+def _cache_path(state: _State) -> str | None:
+    """Per user: ``$XDG_CACHE_HOME/pthguard`` or ``~/.cache/pthguard`` (platformdirs' choice
+    on Linux); beside the seal when there is no home (an image's runtime user)."""
+    env = _posix.environ
+    base = env.get(b"XDG_CACHE_HOME") or (env[b"HOME"] + b"/.cache" if env.get(b"HOME") else None)
+    token = _dirname(_SEAL).rpartition(_SEP)[2].lstrip(".")  # pthguard-TOKEN
+    name = f"{token}-{sys.implementation.cache_tag}.cache"
+    if base is None:
+        return _join(_dirname(_SEAL), name)
+    return _join(_join(base.decode("utf-8", "surrogateescape"), "pthguard"), name)
+
+
+def _cache_key(state: _State) -> tuple[Any, ...]:
+    seal = state.seal
+    return (CACHE_FORMAT, seal["manifest_sha256"], seal["sealed_at_ns"], seal["cache_tag"])
+
+
+def _read_cache(state: _State) -> dict[str, Any]:
+    """The cache, or an empty one: a missing, corrupt, truncated, foreign or unreadable cache
+    is ignored (and rebuilt), never trusted."""
+    empty: dict[str, Any] = {"sites": {}, "records": {}}
+    path = _cache_path(state)
+    if path is None:
+        return empty
+    try:
+        raw = _read(path)
+        if raw[:4] != checksum(raw[4:]):
+            return empty
+        data = _marshal.loads(raw[4:])
+    except Exception:
+        return empty
+    if (
+        not isinstance(data, dict)
+        or data.get("key") != _cache_key(state)
+        or not isinstance(data.get("sites"), dict)
+        or not isinstance(data.get("records"), dict)
+        or not isinstance(data.get("written_ns"), int)
+    ):
+        return empty
+    state.cache_trusted_before = data["written_ns"] - RACY_MARGIN_NS
+    return data
+
+
+def _carried(entries: Any, before: int, *, record: bool) -> dict[str, Any]:
+    """Entries of the old cache worth keeping: well formed and trusted under its own write
+    time. Junk is dropped, and a racily clean entry is not promoted by a later write time."""
+    out = {}
+    for key, value in entries.items():
+        stamp = value
+        if record:
+            if type(value) is not tuple or len(value) != 2 or type(value[1]) is not str:
+                continue
+            stamp = value[0]
+        if (
+            type(key) is str
+            and type(stamp) is tuple
+            and len(stamp) == (5 if record else 3)
+            and all(type(x) is int for x in stamp)
+            and stamp[-2] < before  # the mtime, in a site stamp and in a fingerprint
+        ):
+            out[key] = value
+    return out
+
+
+def _write_cache(state: _State, verified_ns: int) -> None:
+    """Atomically (temporary file, fsync, rename); a read-only or missing directory only
+    makes later starts slower."""
+    path = _cache_path(state)
+    if path is None:
+        return
+    old = state.cache or {"sites": {}, "records": {}}
+    sites = _carried(old["sites"], state.cache_trusted_before, record=False)
+    sites.update(state.fresh_sites)
+    records = _carried(old["records"], state.cache_trusted_before, record=True)
+    records.update(state.fresh_records)
+    doc = {
+        "key": _cache_key(state),
+        "written_ns": verified_ns,  # when the checks began: see _final_checks
+        "sites": sites,
+        "records": records,
+    }
+    tmp = f"{path}.{_posix.getpid()}.tmp"
+    try:
+        directory = _dirname(path)
+        for parent in (_dirname(directory), directory):
+            try:
+                _posix.mkdir(parent, 0o700)
+            except FileExistsError:
+                pass
+        fd = _posix.open(tmp, _posix.O_WRONLY | _posix.O_CREAT | _posix.O_EXCL, 0o600)
+        try:
+            payload = _marshal.dumps(doc, 4)
+            data = checksum(payload) + payload
+            while data:  # a full disk makes write() short, without an error
+                written = _posix.write(fd, data)
+                if not written:
+                    raise OSError("no progress writing the cache")
+                data = data[written:]
+            _posix.fsync(fd)
+        finally:
+            _posix.close(fd)
+        _posix.rename(tmp, path)
+    except OSError:
+        try:
+            _posix.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _refuse_early(state: _State, site: Any, pending: Any = ()) -> None:
+    """3.15, enforce mode: refuse before the batch's code runs, with the whole report (the
+    distributions too, which 3.10-3.14 check at the sitecustomize stage). Warn mode reports
+    once, at the sitecustomize stage."""
+    if state.violations and state.mode == "enforce":
+        state.active = False
+        _final_checks(state, _processed_site_dirs(state, site, pending))
+        _conclude(state, "startup files")
+
+
+# -- 3.15: PEP 829 StartupState --------------------------------------------------------------
+
+
+def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> None:
+    """Neutralise what the batch ``startup`` holds that the seal does not allow."""
+    verdict: dict[str, bool] = {}
+    verified: dict[str, bytes | None] = {}
+
+    def allowed(filename: str) -> bool:
+        if filename not in verdict:
+            sitedir, _, name = filename.rpartition(_SEP)
+            expected = state.allowed(sitedir, name)
+            try:
+                data = _read(filename)
+            except OSError:
+                data = None
+            ok = data is not None and (
+                data == expected or _project_file(state, sitedir, name, data)
+            )
+            verified[filename] = data if ok else None
+            verdict[filename] = ok
+            state.seen.add(filename)
+            if not ok:
+                what = "changed startup file" if expected is not None else "unlisted startup file"
+                ran = filename in executed_before
+                state.violate(what, filename, _describe(state, data, expected), _fate(data, ran))
+        return verdict[filename]
+
+    def is_gate(filename: str) -> bool:
+        sitedir, _, name = filename.rpartition(_SEP)
+        return _join(state.canon(sitedir), name) == _GATE
+
+    for filename, lines in startup._importexecs.items():
+        if is_gate(filename) or filename in executed_before:
+            if filename in executed_before:
+                allowed(filename)
+            continue
+        if not allowed(filename):
+            lines.clear()
+            continue
+        expected_lines = _import_lines(verified.get(filename) or b"", locale_fallback=True)
+        if list(lines) != expected_lines:
+            state.violate("changed startup file", filename, "import lines differ", "NOT executed")
+            lines.clear()
+    # Path lines of files that are not allowed leave the ledger (sealed launch: checked
+    # before process() applies it) and sys.path (gate: applied before the import lines).
+    kept = []
+    for filename, path in startup._path_entries:
+        if filename is None or allowed(filename):
+            kept.append((filename, path))
+        elif path in sys.path:
+            sys.path.remove(path)
+    startup._path_entries[:] = kept
+    # Entry points resolve on sys.path as process() leaves it: with the allowed paths still
+    # pending in a sealed launch.
+    search = [*sys.path, *(path for _, path in kept if path not in sys.path)]
+    for filename, entries in startup._entrypoints.items():
+        if not allowed(filename):
+            entries.clear()
+            continue
+        for entry in list(entries):
+            problem = _check_entry_point(state, entry, search)
+            if problem:
+                state.violate("unverified entry point", f"{filename}: {entry}", problem, "NOT run")
+                entries.remove(entry)
+
+
+def _check_entry_point(state: _State, entry: str, search: Any) -> str:
+    """The module an entry point names must be the sealed bytes; found without importing."""
+    modname = entry.partition(":")[0]
+    sealed = state.seal["entry_modules"].get(modname)
+    if sealed is None:
+        return "its module is not in the manifest"
+    external = sys.modules["_frozen_importlib_external"]
+    parts = modname.split(".")
+    for index in range(len(parts)):
+        spec = external.PathFinder.find_spec(".".join(parts[: index + 1]), search)
+        if spec is None or spec.origin is None:
+            return f"{'.'.join(parts[: index + 1])} not found"
+        expected = sealed.get(spec.origin)
+        try:
+            data = _read(spec.origin)
+        except OSError:
+            return f"{spec.origin} unreadable"
+        if expected is None or data != expected:
+            return f"{spec.origin} is not the file the manifest allows"
+        search = spec.submodule_search_locations
+    return ""
+
+
+def _find_startup_state() -> tuple[Any, Any]:
+    frame: Any = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_exec_imports" and "self" in frame.f_locals:
+            return frame.f_locals["self"], frame
+        frame = frame.f_back
+    return None, None
+
+
+def _gate_pep829(state: _State, site: Any) -> None:
+    startup, frame = _find_startup_state()
+    if startup is None:
+        raise RuntimeError("cannot find site.StartupState: the gate must run from a .pth file")
+    current = frame.f_locals.get("filename")  # the gate's own file, as site spelled it
+    executed: set[str] = set()
+    for filename in startup._importexecs:
+        if filename in (current, _GATE):
+            break
+        executed.add(filename)
+    _check_pep829(state, startup, executed)
+    original_sitecustomize = site.execsitecustomize
+    original_usercustomize = site.execusercustomize
+
+    def execsitecustomize():
+        site.execsitecustomize = original_sitecustomize
+        state.active = False
+        try:
+            _final_checks(state, _processed_site_dirs(state, site))
+        except Exception as exc:
+            _internal_error(state, exc)
+        _guarded_module(state, site, "sitecustomize", original_sitecustomize)
+
+    def execusercustomize():
+        site.execusercustomize = original_usercustomize
+        _guarded_module(state, site, "usercustomize", original_usercustomize)
+
+    site.execsitecustomize = execsitecustomize
+    site.execusercustomize = execusercustomize
+    _refuse_early(state, site)
+
+
+# -- the other roles -------------------------------------------------------------------------
+
+
+def _timing(state: _State) -> None:
+    if _posix.environ.get(b"PTHGUARD_DEBUG") != b"timing":
+        return
+    if state.pth_files:
+        state.timing.append((f"{state.pth_files} .pth checks", state.pth_ns))
+    own = sum(ns for _, ns in state.timing) / 1e6
+    span = (_time.perf_counter_ns() - _T0) / 1e6
+    parts = ", ".join(f"{label} {ns / 1e6:.3f} ms" for label, ns in state.timing)
+    sys.stderr.write(
+        f"pthguard: gate {own:.3f} ms ({parts}); {span:.3f} ms from the gate to sitecustomize\n"
+    )
+
+
+def _run_watchdog() -> None:
+    site = sys.modules.get("site")
+    if site is not None and getattr(site, "_pthguard_state", None) is not None:
+        return
+    try:
+        seal = _load_seal()
+        mode = _effective_mode(seal)
+    except Exception as exc:
+        _refuse(None, f"refusing to start: the startup gate did not run, and {exc}")
+        return
+    message = (
+        "the startup gate did not run: its .pth file was removed, hidden, suppressed by a "
+        ".start file of the same name, or skipped"
+    )
+    if mode == "enforce":
+        remedy = f"  run `pthguard status --python {sys.executable}`, then reinstall the gate"
+        _refuse(None, f"refusing to start: {message}", [f"  expected gate: {_GATE}", remedy])
+    _report(None, f"warning: {message}", [])
+
+
+def _stdlib_site() -> Any:
+    """The ``site`` module from the standard library (frozen, or by its absolute path)."""
+    if "site" in sys.modules:
+        return sys.modules["site"]
+    bootstrap = sys.modules["_frozen_importlib"]
+    external = sys.modules["_frozen_importlib_external"]
+    spec = bootstrap.FrozenImporter.find_spec("site")
+    if spec is None:
+        path = _STDLIB + _SEP + "site.py"
+        spec = external.spec_from_file_location(
+            "site", path, loader=external.SourceFileLoader("site", path)
+        )
+    module = bootstrap.module_from_spec(spec)
+    sys.modules["site"] = module
+    try:
+        spec.loader.exec_module(module)  # under -S, site.main() does not run on import
+    except BaseException:
+        sys.modules.pop("site", None)
+        raise
+    return module
+
+
+def _run_sealed() -> None:
+    """``python -S`` launcher: arm every check, then run ``site.main()`` and the program."""
+    state = None
+    try:
+        state, _ = _start()
+        site = _stdlib_site()
+        site._pthguard_state = state
+        if hasattr(site, "StartupState"):
+            original_process = site.StartupState.process
+
+            def process(self):
+                if state.active:
+                    try:
+                        _check_pep829(state, self, set())
+                    except Exception as exc:
+                        _internal_error(state, exc)
+                    sitedirs = [path for name, path in self._path_entries if name is None]
+                    _refuse_early(state, site, sitedirs)
+                return original_process(self)
+
+            site.StartupState.process = process
+            original_sitecustomize = site.execsitecustomize
+
+            def execsitecustomize():
+                site.execsitecustomize = original_sitecustomize
+                site.StartupState.process = original_process
+                state.active = False
+                try:
+                    _final_checks(state, _processed_site_dirs(state, site))
+                except Exception as exc:
+                    _internal_error(state, exc)
+                _guarded_module(state, site, "sitecustomize", original_sitecustomize)
+
+            site.execsitecustomize = execsitecustomize
+            original_usercustomize = site.execusercustomize
+
+            def execusercustomize():
+                site.execusercustomize = original_usercustomize
+                _guarded_module(state, site, "usercustomize", original_usercustomize)
+
+            site.execusercustomize = execusercustomize
+        else:
+            _install_hooks(state, site)
+        site.main()
+    except Exception as exc:
+        _internal_error(state, exc)

@@ -1,0 +1,78 @@
+"""The seal's schema: what ``guard.seal`` writes and the gate reads, defined once.
+
+Standard library only, and nothing that imports: the build (``guard.gatebuild``) compiles
+this file first into the gate's namespace, so the gate and the writer share these names and
+functions without the gate importing anything at startup.
+
+The seal file is ``checksum(payload) + payload`` where ``payload`` is
+``marshal.dumps(seal, 4)`` and ``seal`` is a dict with exactly the keys of
+:data:`SEAL_KEYS`. Each entry of ``seal["sites"]`` is a tuple indexed by the ``SITE_*``
+constants.
+"""
+
+EXIT_REFUSED = 78  # a guarded interpreter that refuses to start (EX_CONFIG)
+SEAL_FORMAT = 2
+CACHE_FORMAT = 2
+# Checked before ``marshal`` reads the seal, the cold half of the gate or the cache: one
+# flipped byte can make marshal allocate gigabytes (a huge tuple length) or crash the
+# interpreter (a self-referencing tuple used as a dict key overflows the C stack on
+# 3.10-3.13). Any one changed byte changes the remainder.
+CHECK_PRIME = 1_073_741_789  # the largest prime below 2**30: one digit, a fast remainder
+# A stamp or fingerprint counts only when its mtime is older than the moment it was
+# recorded minus this margin (git's racily-clean rule; coarse file-system clocks tick every
+# few milliseconds).
+RACY_MARGIN_NS = 20_000_000
+
+SEAL_KEYS = (
+    "format",  # SEAL_FORMAT
+    "cache_tag",  # sys.implementation.cache_tag the gate was compiled for
+    "manifest_path",  # the installed manifest
+    "manifest_stat",  # (size, mtime_ns, ino) of it when sealed
+    "manifest_sha256",  # its digest (a copied state directory has new inodes)
+    "state_dir_id",  # (st_dev, st_ino) of the state directory when sealed
+    "manifest_version",
+    "signers",  # display text
+    "expires",  # seconds since the epoch
+    "expires_text",
+    "mode",  # "enforce" | "warn"
+    "allow_env_override",  # PTHGUARD_MODE=warn counts only then
+    "unlisted_distributions",  # "refuse" | "allow"
+    "sealed_at_ns",  # time.time_ns() - RACY_MARGIN_NS when sealed
+    "sites",  # tuple of site entries, see SITE_*
+    "modules",  # {name: (path | None, bytes | None)}: sitecustomize, usercustomize
+    "entry_modules",  # {dotted: {path: bytes}}: modules .start entry points name (3.15)
+    "watchdog",  # path of pthguard's sitecustomize, or None
+    "watchdog_source",  # its bytes, or None
+    "sha256_module",  # (name, path) of an extension providing sha256, or None (builtin)
+    "project",  # policy.project compiled, or None
+    "cold",  # (file name in the state directory, checksum) of the gate's cold half
+)
+
+# A site entry: (path, role, {startup file name: bytes}, marshalled {metadata dir:
+# (relative file | None, sha256, fingerprint)}, stamp, (st_dev, st_ino)).
+SITE_PATH = 0
+SITE_ROLE = 1
+SITE_STARTUP = 2
+SITE_DISTRIBUTIONS = 3
+SITE_STAMP = 4
+SITE_ID = 5
+
+
+def checksum(payload: bytes) -> bytes:
+    """Four bytes: ``payload`` read as a little-endian integer, modulo :data:`CHECK_PRIME`."""
+    return (int.from_bytes(payload, "little") % CHECK_PRIME).to_bytes(4, "little")
+
+
+def dir_stamp(st: "StatResult") -> tuple[int, int, int]:
+    """What changes when an entry of a directory is added, removed or renamed."""
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def file_fingerprint(st: "StatResult") -> tuple[int, int, int, int, int]:
+    """What changes when a file is rewritten, replaced or touched."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from os import stat_result as StatResult

@@ -1,0 +1,100 @@
+"""Build the startup gate for one interpreter: the hot and the cold code objects.
+
+The gate is four files of :mod:`pthguard.gate` that import each other only for the type
+checker and for tests: :mod:`~pthguard.gate.schema`, :mod:`~pthguard.gate.names` and
+:mod:`~pthguard.gate.hot` run at every start, in that order, in one namespace;
+:mod:`~pthguard.gate.cold` runs into the same namespace when the hot half needs it. The
+build blanks their ``from pthguard.gate...`` imports (keeping line numbers for tracebacks)
+and has the target interpreter compile them with ``optimize=2`` (no docstrings, no
+asserts): bytecode is specific to each version.
+
+Files written beside the seal: ``gate.TAG.bin``, ``marshal.dumps((schema, names, hot))``,
+which the gate ``.pth`` line loads; ``gate-cold.TAG.bin``, ``checksum +
+marshal.dumps((cold,))``, whose name and checksum the seal carries.
+"""
+
+from __future__ import annotations
+
+import ast
+import marshal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pthguard.environment.layout import cold_bin_name
+from pthguard.errors import InstallError
+from pthguard.gate.schema import checksum
+
+GATE_DIR = Path(__file__).resolve().parent.parent / "gate"
+HOT_FILES = ("schema.py", "names.py", "hot.py")
+COLD_FILES = ("cold.py",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GateBuild:
+    hot: bytes  # the content of gate.TAG.bin
+    cold: bytes  # the content of gate-cold.TAG.bin: checksum + code
+    cold_name: str
+    cold_checksum: bytes
+
+
+def blank_gate_imports(source: str) -> str:
+    """``source`` with every top-level ``from pthguard.gate... import ...`` statement
+    replaced by empty lines: at run time those names are already in the gate's namespace."""
+    lines = source.split("\n")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pthguard"):
+            if not (node.module or "").startswith("pthguard.gate."):
+                raise InstallError(f"the gate imports {node.module}: only pthguard.gate is allowed")
+            end = node.end_lineno or node.lineno
+            for index in range(node.lineno - 1, end):
+                lines[index] = ""
+    return "\n".join(lines)
+
+
+def sources(files: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(file name, prepared source) of each gate file, in execution order."""
+    out = []
+    for name in files:
+        path = GATE_DIR / name
+        out.append((str(path), blank_gate_imports(path.read_text(encoding="utf-8"))))
+    return out
+
+
+def build(python: str, cache_tag: str) -> GateBuild:
+    hot, cold = _compile_halves(python)
+    return GateBuild(
+        hot=hot,
+        cold=checksum(cold) + cold,
+        cold_name=cold_bin_name(cache_tag),
+        cold_checksum=checksum(cold),
+    )
+
+
+def _compile_halves(python: str) -> tuple[bytes, bytes]:
+    """The hot half as one marshalled tuple of code objects, the cold half as one."""
+    script = (  # run with -S -I: none of the target's startup code runs
+        "import marshal, sys\n"
+        "groups = marshal.loads(sys.stdin.buffer.read())\n"
+        "out = [tuple(compile(s, n, 'exec', dont_inherit=True, optimize=2) for n, s in g)\n"
+        "       for g in groups]\n"
+        "sys.stdout.buffer.write(marshal.dumps([marshal.dumps(o) for o in out]))\n"
+    )
+    groups = [sources(HOT_FILES), sources(COLD_FILES)]
+    try:
+        done = subprocess.run(
+            [python, "-S", "-I", "-c", script],
+            input=marshal.dumps(groups, 4),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InstallError(f"cannot run {python}: {exc}") from exc
+    if done.returncode != 0:
+        raise InstallError(f"{python} failed: {done.stderr.decode(errors='replace').strip()}")
+    # a list of bytes from our own compile step: the host never loads foreign bytecode
+    blobs = marshal.loads(done.stdout)  # noqa: S302
+    if not isinstance(blobs, list) or len(blobs) != 2 or not all(type(b) is bytes for b in blobs):
+        raise InstallError(f"{python} returned no compiled gate")
+    return blobs[0], blobs[1]

@@ -1,0 +1,129 @@
+"""The seal: everything the gate compares, built from the live files and checked against the
+manifest, in the format :mod:`pthguard.gate.schema` defines."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pthguard._internal.fs import read_bytes
+from pthguard.environment import probe as _probe
+from pthguard.environment import snapshot as _snapshot
+from pthguard.errors import InstallError
+from pthguard.gate.schema import RACY_MARGIN_NS, SEAL_FORMAT, SEAL_KEYS, checksum, dir_stamp
+from pthguard.manifest import envelope as _envelope
+from pthguard.manifest import project as _project
+
+
+def seal_bytes(seal: dict[str, Any]) -> bytes:
+    """The seal file: a 4-byte checksum the gate checks before unmarshalling, then the seal."""
+    if tuple(seal) != SEAL_KEYS:
+        raise InstallError(f"internal error: the seal's keys are not {SEAL_KEYS}")
+    payload = marshal.dumps(seal, 4)
+    return checksum(payload) + payload
+
+
+def build_seal(
+    *,
+    envelope: _envelope.Envelope,
+    result: _envelope.VerificationResult,
+    snap: _snapshot.Snapshot,
+    probe: _probe.Probe,
+    manifest_file: Path,
+    mode: str,
+    watchdog: str | None,
+    watchdog_bytes: bytes | None,
+    sha256_module: tuple[str, str] | None,
+    cold: tuple[str, bytes],
+) -> dict[str, Any]:
+    """Everything the gate compares, from the live files, checked against the manifest."""
+    manifest = envelope.manifest
+    # A stat fingerprint counts only for files whose mtime is older than this (git's
+    # racily-clean rule, with a margin for coarse file-system clocks).
+    sealed_at = time.time_ns() - RACY_MARGIN_NS
+    sites = []
+    for site in manifest.site_dirs:
+        startup: dict[str, bytes] = {}
+        for entry in site.startup_files:
+            data = read_bytes(Path(site.path, entry.name), "startup file")
+            if _snapshot.sha256_bytes(data) != entry.sha256:
+                raise InstallError(f"{site.path}/{entry.name} changed while installing")
+            startup[entry.name] = data
+        dists: dict[str, tuple[str | None, str, tuple[int, ...]]] = {}
+        for dist in manifest.distributions:
+            if dist.site_dir != site.path:
+                continue
+            rel = "RECORD" if dist.record_sha256 else None
+            digest = dist.record_sha256 or dist.metadata_sha256
+            if rel is None and os.path.isdir(os.path.join(site.path, dist.metadata_dir)):
+                rel = "METADATA" if dist.kind == "dist-info" else "PKG-INFO"
+            if rel is None:
+                dists[dist.metadata_dir] = (None, digest, ())
+                continue
+            path = os.path.join(site.path, dist.metadata_dir, rel)
+            fingerprint = _snapshot.stat_fingerprint(path)
+            if _snapshot.sha256_file(path) != digest:
+                raise InstallError(f"{path} changed while installing")
+            dists[dist.metadata_dir] = (rel, digest, fingerprint)
+        st = os.stat(site.path)
+        stamp = dir_stamp(st)  # what changes when entries are added, removed or renamed
+        # The distributions stay a marshalled blob inside the seal: a warm start whose
+        # directory stamp is trusted never unmarshals them, so its cost does not grow with
+        # the number of distributions.
+        blob = marshal.dumps(dists, 4)
+        sites.append((site.path, site.role, startup, blob, stamp, (st.st_dev, st.st_ino)))
+    modules: dict[str, tuple[str | None, bytes | None]] = {}
+    for module in manifest.startup_modules:
+        if module.path is None:
+            modules[module.name] = (None, None)
+            continue
+        data = read_bytes(Path(module.path), module.name)
+        if _snapshot.sha256_bytes(data) != module.sha256:
+            raise InstallError(f"{module.path} changed while installing")
+        modules[module.name] = (module.path, data)
+    entry_modules: dict[str, dict[str, bytes]] = {}
+    search = [*probe.sys_path, *(s.path for s in snap.site_dirs), *snap.path_lines]
+    for site in manifest.site_dirs:
+        for entry in site.startup_files:
+            if entry.name.endswith(".start"):
+                for point in entry.code_lines:
+                    dotted = point.partition(":")[0]
+                    chain = _snapshot.module_chain(probe, search, dotted)
+                    entry_modules[dotted] = {p: read_bytes(Path(p), "module") for p in chain}
+    st = os.stat(manifest_file)
+    signers = ", ".join(f"{k.name} (keyid {k.keyid[:16]})" for k in result.signed_by)
+    return {
+        "format": SEAL_FORMAT,
+        "cache_tag": probe.cache_tag,
+        "manifest_path": str(manifest_file),
+        "manifest_stat": (st.st_size, st.st_mtime_ns, st.st_ino),
+        "manifest_sha256": _snapshot.sha256_file(manifest_file),
+        # a copy of the whole state directory (a pulled image) may hold the same manifest
+        "state_dir_id": _dir_id(manifest_file.parent),
+        "manifest_version": manifest.version,
+        "signers": signers,
+        "expires": int(manifest.expires_at.timestamp()),
+        "expires_text": manifest.expires,
+        "mode": mode,
+        "allow_env_override": manifest.policy.allow_env_override,
+        "unlisted_distributions": manifest.policy.unlisted_distributions,
+        "sealed_at_ns": sealed_at,
+        "sites": sites,
+        "modules": modules,
+        "entry_modules": entry_modules,
+        "watchdog": watchdog,
+        # the gate checks that nothing overwrote the watchdog (it never runs it)
+        "watchdog_source": watchdog_bytes,
+        "sha256_module": sha256_module,
+        # policy.project compiled: (name, dist-info prefix, ((file pattern, code lines), ...))
+        "project": _project.seal_rule(manifest.policy.project),
+        "cold": cold,
+    }
+
+
+def _dir_id(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino)
