@@ -297,7 +297,7 @@ def _record_findings(
         text = record.data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return [_finding("record-malformed", f"{record_name} is not UTF-8: {exc}")]
-    rows, problems = _record.parse_record_lenient(text)
+    rows, problems = _record.read_record(record.data)
     findings = _capped(
         [_finding("record-malformed", f"{record_name} {problem}") for problem in problems],
         "record-malformed",

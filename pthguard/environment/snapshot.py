@@ -370,8 +370,7 @@ def _scan_distribution(
             )
         else:
             record_hash = sha256_bytes(record)
-            text = record.decode("utf-8", "replace")
-            rows, problems = _record.parse_record_lenient(text.splitlines())
+            rows, problems = _record.read_record(record)
             for problem in problems:
                 snap.findings.append(
                     Finding(

@@ -48,6 +48,7 @@ __all__ = [
     "hex_to_record_hash",
     "parse_record",
     "parse_record_lenient",
+    "read_record",
     "record_hash_to_hex",
 ]
 
@@ -131,6 +132,22 @@ def parse_record(lines: Iterable[str]) -> tuple[RecordRow, ...]:
     if problems:
         raise RecordError("malformed RECORD", problems)
     return rows
+
+
+def read_record(data: bytes) -> tuple[tuple[RecordRow, ...], list[str]]:
+    """The one reading of a RECORD file's bytes (snapshot, deep verify, inspect, the seal).
+
+    Decoded as UTF-8 (a file that is not is a problem; it is then read with surrogate escapes,
+    so no path is lost or merged with another) and split by the CSV rules only, so a path may
+    hold any character, ``\\x0c`` included. Returns the good rows and every problem."""
+    problems: list[str] = []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(f"not UTF-8 ({exc.reason} at byte {exc.start})")
+        text = data.decode("utf-8", "surrogateescape")
+    rows, more = parse_record_lenient(text)
+    return rows, problems + more
 
 
 def parse_record_lenient(lines: Iterable[str]) -> tuple[tuple[RecordRow, ...], list[str]]:

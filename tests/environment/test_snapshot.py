@@ -340,3 +340,26 @@ def test_system_site_and_user_site(
     off, _ = scan_environment(_probe.probe(venv.python))
     assert "user" not in [s.role for s in off.site_dirs]
     assert [m.name for m in off.startup_modules] == ["sitecustomize"]
+
+
+def test_record_path_with_a_form_feed(dev_interp: Interpreter, tmp_path: Path) -> None:
+    """A RECORD row whose path holds ``\\x0c`` (a line break for str.splitlines, not for
+    CSV) is one row: snapshot reads RECORD as pip wrote it (formats.record.read_record).
+    pip itself reads the wheel's RECORD with splitlines: it writes that file's row without a
+    hash, plus rows for ``oddpkg/a`` and ``b.py``; the snapshot shows exactly that."""
+    odd = "oddpkg/a\x0cb.py"
+    wheel = build_wheel(
+        tmp_path / "w", "oddpkg", "1.0", {"oddpkg/__init__.py": b"", odd: b"X = 1\n"}
+    )
+    venv = make_venv(dev_interp, tmp_path / "venv", with_pip=False)
+    venv.pip_install(wheel)
+    assert (venv.site_packages / odd).is_file()
+    snap, _ = scan_environment(_probe.probe(venv.python))
+    assert snap.findings == []
+    (site,) = snap.site_dirs
+    assert site.unclaimed == ()
+    (dist,) = snap.distributions
+    record = (venv.site_packages / "oddpkg-1.0.dist-info" / "RECORD").read_bytes()
+    rows = list(csv.reader(io.StringIO(record.decode(), newline="")))
+    assert {r.path for r in dist.rows} == {r[0] for r in rows}
+    assert odd in {r.path for r in dist.rows}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pthguard.formats import pth as _pth
 from pthguard.formats.pth import (
     PthLine,
     StartEntry,
@@ -724,3 +725,16 @@ def test_runner_checks_something() -> None:
             errors.add(reading.decode_error is None)
     assert seen_kinds == {"blank", "comment", "import", "path"}
     assert errors == {True, False}
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [((3, 14), ["/site/  lead"]), ((3, 15), ["/site/lead"])],
+)
+def test_joined_paths_strip_as_each_version_does(
+    version: tuple[int, int], expected: list[str]
+) -> None:
+    """One reading of path lines for snapshot and scan: 3.15 strips both ends (PEP 829),
+    older versions only the right end."""
+    lines = _pth.parse_pth(b"  lead  \n# comment\n", version)
+    assert _pth.joined_paths(lines, "/site", version) == expected

@@ -15,6 +15,7 @@ from pthguard.formats.record import (
     hex_to_record_hash,
     parse_record,
     parse_record_lenient,
+    read_record,
     record_hash_to_hex,
 )
 
@@ -253,3 +254,19 @@ def test_row_is_frozen() -> None:
     row = RecordRow(path="a", sha256=None, size=None)
     with pytest.raises(AttributeError):
         row.path = "b"  # type: ignore[misc]
+
+
+def test_read_record_keeps_a_form_feed_inside_a_path() -> None:
+    digest = EMPTY_RECORD_HASH
+    data = f"pkg/a\x0cb.py,{digest},1\r\npkg/c.py,{digest},1\n".encode()
+    rows, problems = read_record(data)
+    assert problems == []
+    assert [row.path for row in rows] == ["pkg/a\x0cb.py", "pkg/c.py"]
+
+
+def test_read_record_reports_bytes_that_are_not_utf8_and_loses_no_path() -> None:
+    digest = EMPTY_RECORD_HASH
+    data = b"pkg/\xff.py," + digest.encode() + b",1\npkg/c.py," + digest.encode() + b",1\n"
+    rows, problems = read_record(data)
+    assert problems == ["not UTF-8 (invalid start byte at byte 4)"]
+    assert [row.path for row in rows] == ["pkg/\udcff.py", "pkg/c.py"]
