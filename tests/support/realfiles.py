@@ -1,7 +1,7 @@
 """Real legitimate startup files, taken from real wheels downloaded from PyPI.
 
 :func:`real_files` runs ``scripts/refresh-known-pth``'s own ``collect`` (the code that
-generated ``pthguard/_known.py``): it downloads each wheel once into ``tests/.cache/wheels``
+generated ``pthguard/analysis/known.py``): it downloads each wheel once into ``tests/.cache/wheels``
 (``pip download --no-deps --only-binary :all:``; nothing is built or run; a
 ``tests/.cache/.gitignore`` of ``*`` keeps the cache out of git) and reads the files out of
 the zips. A file lock lets xdist workers share the cache. When PyPI cannot be reached the
@@ -38,7 +38,7 @@ class RealFile:
 @dataclass(frozen=True)
 class Collected:
     files: tuple[RealFile, ...]
-    #: What the script renders from the wheels: must equal pthguard/_known.py.
+    #: What the script renders from the wheels: must equal pthguard/analysis/known.py.
     rendered: str
     wheel_dir: Path
 
