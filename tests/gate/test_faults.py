@@ -691,12 +691,14 @@ def _seal_variants(seal: bytes) -> dict[str, Callable[[Path], object]]:
         "truncated": write(seal[: len(seal) // 2]),
         "one-byte": write(seal[:1]),
         "empty": write(b""),
-        "format-2": write(_checked(marshal.dumps({**doc, "format": 2}, 4))),
+        "other-format": write(
+            _checked(marshal.dumps({**doc, "format": schema.SEAL_FORMAT + 1}, 4))
+        ),
         "no-format": write(
             _checked(marshal.dumps({k: v for k, v in doc.items() if k != "format"}, 4))
         ),
         "not-a-dict": write(_checked(marshal.dumps([doc], 4))),
-        "missing-fields": write(_checked(marshal.dumps({"format": 1}, 4))),
+        "missing-fields": write(_checked(marshal.dumps({"format": schema.SEAL_FORMAT}, 4))),
         "other-interpreter": write(_checked(marshal.dumps({**doc, "cache_tag": "cpython-39"}, 4))),
         "directory": directory,
     }
@@ -706,7 +708,7 @@ SEAL_CASES = (
     "truncated",
     "one-byte",
     "empty",
-    "format-2",
+    "other-format",
     "no-format",
     "not-a-dict",
     "missing-fields",
