@@ -69,3 +69,18 @@ class ScanError(PthguardError):
 
 class InstallError(PthguardError):
     """The guard cannot be installed, inspected or removed."""
+
+
+class LockError(PthguardError):
+    """A lock file cannot be read or parsed (exit code 3). ``problems`` lists every
+    ``path: message`` when the parser found several."""
+
+    def __init__(
+        self, message: str, problems: list[str] | None = None, *, remedy: str = ""
+    ) -> None:
+        self.problems = list(problems or [])
+        if self.problems:
+            message = f"{message}: " + "; ".join(self.problems[:5])
+            if len(self.problems) > 5:
+                message += f" (and {len(self.problems) - 5} more)"
+        super().__init__(message, remedy=remedy)

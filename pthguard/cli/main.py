@@ -751,9 +751,10 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
 
 def cmd_audit_lock(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     from pthguard.lock import audit as _audit  # noqa: PLC0415
+    from pthguard.render import lock as _render  # noqa: PLC0415
 
     locks, python = _audit.audit(list(args.locks), args.python)
-    render = _audit.render_json if args.format == "json" else _audit.render_text
+    render = _render.render_json if args.format == "json" else _render.render_text
     out.write(render(locks, python))
     return EXIT_DIFFERENCES if any(lock.findings for lock in locks) else EXIT_OK
 
