@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Literal
+
+from packaging.utils import canonicalize_name
 
 from pthguard.environment.probe import Probe
 from pthguard.errors import ScanError
@@ -89,11 +90,6 @@ class Snapshot:
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
-
-
-def normalize_name(name: str) -> str:
-    """PEP 503 normalisation."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -345,7 +341,7 @@ def _scan_distribution(
             Finding(severity="error", path=metadata_file, message="metadata lacks Name or Version")
         )
         return None
-    name = normalize_name(raw_name)
+    name = canonicalize_name(raw_name)
     installer = None
     editable = False
     record_hash = None

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from packaging.utils import canonicalize_name
+
 from pthguard.errors import PthguardError
 from pthguard.gate.names import name_fits
 from pthguard.manifest.model import Manifest, ProjectRule, ProjectStartupFile
@@ -21,11 +23,6 @@ __all__ = ["SealedRule", "dist_info_key", "loosen", "seal_rule", "version_placeh
 
 #: ``(name, metadata-dir prefix, ((file name pattern, code lines), ...))`` in the seal.
 SealedRule = tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]
-
-
-def normalize_name(name: str) -> str:
-    """PEP 503."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def dist_info_key(name: str) -> str:
@@ -48,7 +45,7 @@ def version_placeholder(file_name: str, versions: set[str]) -> str:
 
 def loosen(manifest: Manifest, project: str) -> Manifest:
     """The manifest with ``project`` as ``policy.project`` (see the module docstring)."""
-    name = normalize_name(project)
+    name = canonicalize_name(project)
     dists = [d for d in manifest.distributions if d.name == name]
     if not dists:
         raise PthguardError(

@@ -18,6 +18,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import packaging
 import pytest
 
 import pthguard
@@ -179,13 +180,15 @@ print(json.dumps({
 
 
 def scan_inside(interp: Interpreter, where: Path, venv: Venv) -> dict[str, Any]:
-    """pthguard's probe + scan, run by ``interp`` itself (a copy of the package) on ``venv``."""
+    """pthguard's probe + scan, run by ``interp`` itself (a copy of the package, and of
+    ``packaging``, its one pure-Python dependency here) on ``venv``."""
     lib = where / "lib"
-    shutil.copytree(
-        Path(pthguard.__file__).parent,
-        lib / "pthguard",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for package in (pthguard, packaging):
+        shutil.copytree(
+            Path(str(package.__file__)).parent,
+            lib / package.__name__,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     proc = interp.run(["-I", "-c", SCAN_SCRIPT, lib, venv.python], check=True)
     result: dict[str, Any] = json.loads(proc.stdout)
     return result
