@@ -22,7 +22,7 @@ from pthguard import __version__
 from pthguard.errors import PthguardError, UsageError
 
 if TYPE_CHECKING:
-    from pthguard.environment.layout import Installation
+    from pthguard.environment.snapshot import Finding
     from pthguard.manifest.keys import PrivateKey
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
@@ -296,13 +296,8 @@ def cmd_keygen(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
-    from pthguard._internal.fs import write_atomic  # noqa: PLC0415
-    from pthguard.environment import layout as _layout  # noqa: PLC0415
-    from pthguard.environment import probe as _probe  # noqa: PLC0415
-    from pthguard.environment import snapshot as _snapshot  # noqa: PLC0415
+    from pthguard.guard import snapshot as _snapshot  # noqa: PLC0415
     from pthguard.manifest import keys as _keys  # noqa: PLC0415
-    from pthguard.manifest.envelope import Envelope, parse_envelope  # noqa: PLC0415
-    from pthguard.manifest.model import Policy, TrustedKey, format_time  # noqa: PLC0415
 
     now = clock()
     expires = parse_expires(args.expires, now)
@@ -315,43 +310,26 @@ def cmd_snapshot(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
         raise UsageError(f"--threshold {args.threshold} exceeds the {len(signers)} signers given")
     version = args.manifest_version
     if version is None:
-        version = 1
-        if args.output.exists():
-            from pthguard._internal.fs import read_bytes  # noqa: PLC0415
-
-            old = parse_envelope(read_bytes(args.output, "manifest"), str(args.output))
-            version = old.manifest.version + 1
+        version = _snapshot.next_version(args.output)
     if version < 1:
         raise UsageError("--version must be positive")
-    # pthguard's own files (gate, state, watchdog) never belong in a manifest: a guarded
-    # environment is snapshotted again for the next version
-    snap, _ = _layout.scan_environment(_probe.probe(args.python))
-    for finding in snap.findings:
-        print(f"pthguard: {finding.severity}: {finding.path}: {finding.message}", file=sys.stderr)
-    if snap.errors:
-        raise PthguardError(
-            f"{len(snap.errors)} problem(s) prevent an honest manifest; nothing was written",
-            remedy="fix the files named above and run snapshot again",
-        )
-    policy = Policy(
+    spec = _snapshot.SnapshotSpec(
+        version=version,
+        created=now,
+        expires=expires,
         mode=args.mode,
         unlisted_distributions=args.unlisted_distributions,
         unclaimed_files=args.unclaimed_files,
-        keys=tuple(
-            TrustedKey(keyid=k.keyid, public=k.hex, name=k.name)
-            for k in {k.keyid: k for k in signers}.values()
-        ),
+        signers=tuple(signers),
         threshold=args.threshold,
         allow_env_override=args.allow_env_override,
+        project=args.project,
     )
-    manifest = _snapshot.to_manifest(
-        snap, version=version, created=format_time(now), expires=format_time(expires), policy=policy
-    )
-    if args.project:
-        from pthguard.manifest import project as _project  # noqa: PLC0415
 
-        manifest = _project.loosen(manifest, args.project)
-    write_atomic(args.output, Envelope.from_manifest(manifest).to_bytes())
+    def report(finding: Finding) -> None:
+        print(f"pthguard: {finding.severity}: {finding.path}: {finding.message}", file=sys.stderr)
+
+    manifest = _snapshot.write(args.output, args.python, spec, on_finding=report)
     startup = sum(len(s.startup_files) for s in manifest.site_dirs)
     print(
         f"wrote {args.output}: version {version}, {len(manifest.site_dirs)} site dir(s), "
@@ -460,98 +438,25 @@ def cmd_key(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
     return EXIT_OK
 
 
-def _installed_defaults(args: argparse.Namespace) -> None:
-    """Fill --manifest/--trust from the installed guard when they are not given."""
-    if args.manifest is not None and args.trust:
-        return
-    from pthguard.environment import layout as _layout  # noqa: PLC0415
-    from pthguard.environment import probe as _probe  # noqa: PLC0415
-
-    probe = _probe.probe(args.python)
-    installs = _layout.find_installations([s.path for s in probe.site_dirs if s.exists])
-    if not installs:
-        missing = "--manifest" if args.manifest is None else "--trust"
-        raise UsageError(f"{missing} is required: no guard is installed in {probe.executable}")
-    inst = installs[0]
-    if args.manifest is None:
-        args.manifest = inst.manifest_path
-    if not args.trust:
-        args.trust = sorted(Path(inst.state_dir, "trust").glob("*.pub"))
-
-
 def cmd_verify(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
-    from pthguard._internal.fs import read_bytes  # noqa: PLC0415
     from pthguard.environment import deep as _deep  # noqa: PLC0415
-    from pthguard.environment import layout as _layout  # noqa: PLC0415
-    from pthguard.environment import probe as _probe  # noqa: PLC0415
-    from pthguard.environment import snapshot as _snapshot  # noqa: PLC0415
-    from pthguard.manifest import compare as _compare  # noqa: PLC0415
-    from pthguard.manifest import envelope as _envelope  # noqa: PLC0415
-    from pthguard.manifest import keys as _keys  # noqa: PLC0415
-    from pthguard.render import verify as _verify  # noqa: PLC0415
+    from pthguard.guard import verify as _verify  # noqa: PLC0415
+    from pthguard.render import verify as _render  # noqa: PLC0415
 
-    _installed_defaults(args)
-    envelope = _envelope.parse_envelope(read_bytes(args.manifest, "manifest"), str(args.manifest))
-    trusted = [k for p in args.trust for k in _keys.load_anchors(p)]
-    result = _envelope.verify(envelope, trusted, clock(), str(args.manifest))
-    probe = _probe.probe(args.python)
-    snap, installs = _layout.scan_environment(probe)
-    manifest = envelope.manifest
-    live = _snapshot.live_manifest(snap, manifest)
-    differences = _compare.compare(manifest, live, include_unclaimed=args.deep)
-    if args.deep:
-        differences += _deep.deep_differences(manifest, snap, progress=_deep.tty_progress())
-    report = _verify.VerifyReport(
-        manifest_path=str(args.manifest),
-        envelope=envelope,
-        signatures=result,
-        python=probe.executable,
-        differences=differences,
-        findings=[f for f in snap.findings if f.severity != "info"],
+    report = _verify.verify(
+        args.python,
+        args.manifest,
+        args.trust,
+        now=clock(),
         deep=args.deep,
+        progress=_deep.tty_progress() if args.deep else None,
     )
-    render = _verify.verify_json if args.format == "json" else _verify.verify_text
-    warnings = _permission_warnings([s.path for s in probe.site_dirs if s.exists], installs)
     if args.format == "json":
-        import json  # noqa: PLC0415
-
-        doc = json.loads(render(report))
-        doc["permission_warnings"] = warnings
-        out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        out.write(_render.verify_json(report))
     else:
-        out.write(render(report))
-        _print_warnings(warnings)
+        out.write(_render.verify_text(report))
+        _print_warnings(report.permission_warnings)
     return EXIT_OK if report.ok else EXIT_DIFFERENCES
-
-
-def _permission_warnings(site_dirs: list[str], installs: Sequence[Installation]) -> list[str]:
-    """Who besides root can change what a guarded start trusts (see pthguard.environment.perms)."""
-    from pthguard.environment import perms as _perms  # noqa: PLC0415
-
-    found = _perms.targets(site_dirs)
-    if installs:
-        inst = installs[0]
-        names: list[str] = []
-        for sub in ("", "trust"):
-            try:
-                names += sorted(os.path.join(sub, n) for n in os.listdir(Path(inst.state_dir, sub)))
-            except OSError:
-                continue
-        found = _perms.targets(
-            site_dirs,
-            gate_pth=inst.gate_pth,
-            state_dir=inst.state_dir,
-            watchdog=inst.watchdog,
-            launcher=inst.launcher,
-            state_files=names,
-        )
-    checked = []
-    for target in found:
-        try:
-            checked.append((target, os.stat(target.path)))
-        except OSError:
-            continue
-    return _perms.permission_warnings(checked, euid=os.geteuid())
 
 
 def _print_warnings(warnings: list[str]) -> None:
@@ -604,62 +509,17 @@ def cmd_uninstall(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
-    import json  # noqa: PLC0415
+    from pthguard.guard import status as _status  # noqa: PLC0415
+    from pthguard.render import status as _render  # noqa: PLC0415
 
-    from pthguard._internal.fs import read_bytes  # noqa: PLC0415
-    from pthguard.environment import layout as _layout  # noqa: PLC0415
-    from pthguard.environment import probe as _probe  # noqa: PLC0415
-    from pthguard.guard import install as _install  # noqa: PLC0415
-    from pthguard.manifest import envelope as _envelope  # noqa: PLC0415
-
-    probe = _probe.probe(args.python)
-    installs = _layout.find_installations([s.path for s in probe.site_dirs if s.exists])
-    if not installs:
-        doc: dict[str, object] = {"installed": False, "python": probe.executable}
-        if args.format == "json":
-            out.write(json.dumps(doc, indent=2) + "\n")
-        else:
-            print(f"{probe.executable}: pthguard is not installed", file=out)
-        return EXIT_DIFFERENCES
-    inst = installs[0]
-    envelope = _envelope.parse_envelope(read_bytes(inst.manifest_path, "manifest"), "manifest")
-    check = _install.guarded_start(probe.executable)
-    warnings = _permission_warnings([s.path for s in probe.site_dirs if s.exists], installs)
-    doc = {
-        "installed": True,
-        "python": probe.executable,
-        "mode": inst.mode,
-        "manifest_version": envelope.manifest.version,
-        "expires": envelope.manifest.expires,
-        "signers": [s.keyid for s in envelope.signatures],
-        "gate": inst.gate_pth,
-        "watchdog": inst.watchdog,
-        "watchdog_note": inst.watchdog_note,
-        "launcher": inst.launcher,
-        "installed_at": inst.installed,
-        "last_start": {"exit_code": check[0], "stderr": check[1]},
-        "permission_warnings": warnings,
-    }
+    found = _status.status(args.python)
     if args.format == "json":
-        out.write(json.dumps(doc, indent=2) + "\n")
+        out.write(_render.status_json(found))
     else:
-        _print_warnings(warnings)
-        print(f"{probe.executable}: pthguard installed ({inst.installed})", file=out)
-        print(
-            f"  mode {inst.mode}, manifest version {envelope.manifest.version}, "
-            f"expires {envelope.manifest.expires}",
-            file=out,
-        )
-        signers = ", ".join(s.keyid[:16] for s in envelope.signatures)
-        print(f"  signatures by keyid {signers}", file=out)
-        print(f"  gate {inst.gate_pth}", file=out)
-        print(f"  watchdog {inst.watchdog or 'none: ' + inst.watchdog_note}", file=out)
-        print(f"  sealed launcher {inst.launcher}", file=out)
-        state = "passes" if check[0] == 0 else f"REFUSED (exit {check[0]})"
-        print(f"  a start of the interpreter now: {state}", file=out)
-        for line in check[1].splitlines()[:20]:
-            print(f"    {line}", file=out)
-    return EXIT_OK if check[0] == 0 else EXIT_DIFFERENCES
+        if found.installed is not None:
+            _print_warnings(found.installed.permission_warnings)
+        out.write(_render.status_text(found))
+    return EXIT_OK if found.installed is not None and found.installed.passes else EXIT_DIFFERENCES
 
 
 def cmd_diff(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
@@ -670,20 +530,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO, clock: Clock) -> int:
 
     old = _envelope.parse_envelope(read_bytes(args.old, "manifest"), str(args.old))
     new = _envelope.parse_envelope(read_bytes(args.new, "manifest"), str(args.new))
-    differences = _compare.compare(old.manifest, new.manifest, include_unclaimed=True)
-    if old.manifest.policy != new.manifest.policy:
-        from pthguard.manifest.compare import Difference  # noqa: PLC0415
-
-        differences.insert(
-            0,
-            Difference(
-                category="environment",
-                change="changed",
-                subject="policy",
-                expected=str(old.manifest.policy.to_dict()),
-                found=str(new.manifest.policy.to_dict()),
-            ),
-        )
+    differences = _compare.diff_manifests(old.manifest, new.manifest)
     render = _verify.diff_json if args.format == "json" else _verify.diff_text
     out.write(render(str(args.old), str(args.new), differences))
     return EXIT_DIFFERENCES if differences else EXIT_OK
