@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pthguard.cli.main import main
+from pthguard.cli.app import main
 from pthguard.lock import audit as _audit
 from pthguard.lock.audit import (
     canonical_version,
