@@ -9,6 +9,7 @@ files). An error prints one ``pthguard: error: ...`` line with the remedy on ``e
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
@@ -49,7 +50,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> Parser:
 
 def run(argv: Sequence[str] | None, ctx: Context) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return its exit code."""
-    verbose = "-v" in (argv if argv is not None else sys.argv[1:])
+    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
         handler: Run = getattr(args, HANDLER)
@@ -58,7 +59,7 @@ def run(argv: Sequence[str] | None, ctx: Context) -> int:
         ctx.diagnose("usage error", exc.diagnostics())
         return EXIT_USAGE
     except PthguardError as exc:
-        if verbose:
+        if args is not None and args.verbose:
             traceback.print_exc(file=ctx.err)
         ctx.diagnose("error", exc.diagnostics())
         return EXIT_ERROR
