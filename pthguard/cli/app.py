@@ -10,6 +10,7 @@ files). An error prints one ``pthguard: error: ...`` line with the remedy on ``e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -52,7 +53,9 @@ def run(argv: Sequence[str] | None, ctx: Context) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the command, return its exit code."""
     args: argparse.Namespace | None = None
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv, ctx)
+        if args is None:
+            return EXIT_OK
         handler: Run = getattr(args, HANDLER)
         return handler(args, ctx)
     except UsageError as exc:
@@ -69,6 +72,17 @@ def run(argv: Sequence[str] | None, ctx: Context) -> int:
     except BrokenPipeError:  # `pthguard ... | head`: the reader left; say nothing more
         _discard(ctx.out)
         return EXIT_OK
+
+
+def _parse(argv: Sequence[str] | None, ctx: Context) -> argparse.Namespace | None:
+    """The parsed arguments, or ``None`` once ``--help`` or ``--version`` printed to ``out``."""
+    try:
+        with contextlib.redirect_stdout(ctx.out):
+            return build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse exits after printing help or the version
+        if exc.code not in (0, None):
+            raise
+        return None
 
 
 def _discard(stream: TextIO) -> None:
