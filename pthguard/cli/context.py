@@ -1,7 +1,7 @@
 """The I/O a command may use: results go to ``out``, diagnostics to ``err``; the clock, the
 environment variables, and the terminal (is there one, how a secret or an answer is read).
 
-Commands use nothing else of the process, so tests can replace every piece.
+Commands reach these through the context, so tests can replace each piece.
 """
 
 from __future__ import annotations
