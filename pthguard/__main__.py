@@ -2,7 +2,7 @@
 
 import sys
 
-from pthguard.cli.main import main
+from pthguard.cli.app import main
 
 if __name__ == "__main__":
     sys.exit(main())

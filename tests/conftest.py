@@ -3,7 +3,7 @@
 Everything is real: venvs made by ``python -m venv``, wheels built by
 :mod:`tests.support.wheels` and installed by pip, keys written by ``pthguard keygen``, and
 the CLI run as the ``pthguard`` console script of the dev venv (or in-process through
-:func:`pthguard.cli.main.main` where only the result matters).
+:func:`pthguard.cli.app.main` where only the result matters).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pthguard.cli.main import main
+from pthguard.cli.app import main
 from tests.support.interpreters import Interpreter, host_env, interpreters_by_label
 from tests.support.venvs import Venv, make_venv
 from tests.support.wheels import build_wheel

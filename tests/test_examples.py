@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from pthguard.cli.main import build_parser
+from pthguard.cli.app import build_parser
 from tests.support.interpreters import host_env
 from tests.support.wheels import build_wheel
 

@@ -1,5 +1,5 @@
 """Permission checks of what a guarded start trusts (like ssh's StrictModes). Pure: paths
-and ``stat`` results in, warnings out; the CLI does the ``stat`` calls.
+and ``stat`` results in, warnings out; :mod:`pthguard.guard.permissions` does the ``stat`` calls.
 
 pthguard does not protect against code that already runs as a user who can rewrite the
 gate, its seal, the installed manifest, the trust store or site-packages itself (README,

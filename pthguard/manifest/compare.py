@@ -1,9 +1,10 @@
 """Differences between two descriptions of an environment (pure).
 
 ``verify`` compares a signed manifest with a fresh snapshot of the live environment; ``diff``
-compares an old manifest with a new one. Both use :func:`compare`, so a reviewer sees the
-same words in both. Differences that bring new code lines (``.pth`` import lines, ``.start``
-entry points) sort first: they are what runs at every interpreter start.
+compares an old manifest with a new one (:func:`diff_manifests`, which also shows a changed
+policy). Both use :func:`compare`, so a reviewer sees the same words in both. Differences
+that bring new code lines (``.pth`` import lines, ``.start`` entry points) sort first: they
+are what runs at every interpreter start.
 """
 
 from __future__ import annotations
@@ -114,6 +115,24 @@ def compare(
     _compare_modules(expected, found, diffs)
     _compare_distributions(expected, found, diffs)
     return sorted(diffs, key=Difference.sort_key)
+
+
+def diff_manifests(old: Manifest, new: Manifest) -> list[Difference]:
+    """What ``diff`` shows a reviewer: every difference from ``old`` to ``new``, unclaimed
+    files included, and a change of policy before everything else."""
+    diffs = compare(old, new, include_unclaimed=True)
+    if old.policy != new.policy:
+        diffs.insert(
+            0,
+            Difference(
+                category="environment",
+                change="changed",
+                subject="policy",
+                expected=str(old.policy.to_dict()),
+                found=str(new.policy.to_dict()),
+            ),
+        )
+    return diffs
 
 
 def _compare_environment(expected: Manifest, found: Manifest, diffs: list[Difference]) -> None:

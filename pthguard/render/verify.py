@@ -1,41 +1,19 @@
-"""Formatters: pure functions from results to text. Only the CLI writes."""
+"""The text and JSON forms of ``verify`` and ``diff`` reports (pure). Only the CLI writes."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from pthguard.environment.snapshot import Finding
 from pthguard.manifest.compare import Difference
-from pthguard.manifest.envelope import Envelope, VerificationResult
+from pthguard.manifest.envelope import VerificationResult
+
+if TYPE_CHECKING:
+    from pthguard.guard.verify import VerifyReport
 
 VERIFY_SCHEMA = "pthguard-verify/1"
 DIFF_SCHEMA = "pthguard-diff/1"
 _MAX_LINE = 240
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VerifyReport:
-    manifest_path: str
-    envelope: Envelope
-    signatures: VerificationResult
-    python: str
-    differences: list[Difference] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    deep: bool = False
-
-    @property
-    def violations(self) -> list[Difference]:
-        return [d for d in self.differences if d.severity == "violation"]
-
-    @property
-    def errors(self) -> list[Finding]:
-        """Findings that leave part of the environment unchecked (e.g. an unreadable .pth)."""
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations and not self.errors
 
 
 def _clip(line: str) -> str:
@@ -104,6 +82,7 @@ def verify_json(report: VerifyReport) -> str:
         "findings": [
             {"severity": f.severity, "path": f.path, "message": f.message} for f in report.findings
         ],
+        "permission_warnings": list(report.permission_warnings),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

@@ -22,7 +22,7 @@ import pytest
 from pthguard.analysis import inspect as _inspect
 from pthguard.analysis import scan as _scan
 from pthguard.analysis.rules import RULES
-from pthguard.cli.main import main
+from pthguard.cli.app import main
 from pthguard.render.sarif import SARIF_SCHEMA
 from tests.support.realfiles import real_files
 from tests.support.wheels import build_wheel, litellm_like_pth

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pthguard import __version__
-from pthguard.cli.main import main
+from pthguard.cli.app import main
 from tests.conftest import (
     ALPHA_PTH,
     PTHGUARD_SCRIPT,

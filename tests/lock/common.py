@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pthguard.cli.main import main
+from pthguard.cli.app import main
 
 REPO = Path(__file__).resolve().parents[2]
 H1 = "a" * 64

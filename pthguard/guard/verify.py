@@ -1,0 +1,108 @@
+"""``verify``: the live environment against a signed manifest, and the report of it.
+
+Without ``--manifest`` or ``--trust``, the installed guard's manifest and trust anchors are
+used. Nothing of the environment is executed: it is probed with ``-S -I`` and scanned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pthguard._internal.fs import read_bytes
+from pthguard.environment import deep as _deep
+from pthguard.environment import layout as _layout
+from pthguard.environment import probe as _probe
+from pthguard.environment import snapshot as _snapshot
+from pthguard.environment.snapshot import Finding
+from pthguard.errors import UsageError
+from pthguard.guard.permissions import permission_warnings
+from pthguard.manifest import compare as _compare
+from pthguard.manifest import envelope as _envelope
+from pthguard.manifest import keys as _keys
+from pthguard.manifest.compare import Difference
+from pthguard.manifest.envelope import Envelope, VerificationResult
+
+__all__ = ["VerifyReport", "installed_defaults", "verify"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyReport:
+    manifest_path: str
+    envelope: Envelope
+    signatures: VerificationResult
+    python: str
+    differences: list[Difference] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    deep: bool = False
+    #: Who besides root can change what a guarded start trusts (never changes ``ok``).
+    permission_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[Difference]:
+        return [d for d in self.differences if d.severity == "violation"]
+
+    @property
+    def errors(self) -> list[Finding]:
+        """Findings that leave part of the environment unchecked (e.g. an unreadable .pth)."""
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and not self.errors
+
+
+def installed_defaults(
+    probe: _probe.Probe, manifest: Path | None, trust: Sequence[Path]
+) -> tuple[Path, list[Path]]:
+    """``manifest`` and ``trust``, each filled from the installed guard when not given."""
+    installs = _layout.find_installations([s.path for s in probe.site_dirs if s.exists])
+    if not installs:
+        missing = "--manifest" if manifest is None else "--trust"
+        raise UsageError(f"{missing} is required: no guard is installed in {probe.executable}")
+    inst = installs[0]
+    return (
+        manifest if manifest is not None else inst.manifest_path,
+        list(trust) or sorted(Path(inst.state_dir, "trust").glob("*.pub")),
+    )
+
+
+def verify(
+    python: str | None,
+    manifest: Path | None,
+    trust: Sequence[Path],
+    *,
+    now: dt.datetime,
+    deep: bool = False,
+    progress: _deep.Progress | None = None,
+) -> VerifyReport:
+    """Check the signatures of ``manifest`` against ``trust`` at ``now``, then compare the
+    environment of ``python`` with it (``deep``: also hash every file every RECORD lists)."""
+    probe = None
+    if manifest is None or not trust:
+        probe = _probe.probe(python)
+        manifest, trust = installed_defaults(probe, manifest, trust)
+    envelope = _envelope.parse_envelope(read_bytes(manifest, "manifest"), str(manifest))
+    trusted = [k for p in trust for k in _keys.load_anchors(p)]
+    result = _envelope.verify(envelope, trusted, now, str(manifest))
+    if probe is None:
+        probe = _probe.probe(python)
+    snap, installs = _layout.scan_environment(probe)
+    live = _snapshot.live_manifest(snap, envelope.manifest)
+    differences = _compare.compare(envelope.manifest, live, include_unclaimed=deep)
+    if deep:
+        differences += _deep.deep_differences(envelope.manifest, snap, progress=progress)
+    return VerifyReport(
+        manifest_path=str(manifest),
+        envelope=envelope,
+        signatures=result,
+        python=probe.executable,
+        differences=differences,
+        findings=[f for f in snap.findings if f.severity != "info"],
+        deep=deep,
+        permission_warnings=permission_warnings(
+            [s.path for s in probe.site_dirs if s.exists], installs
+        ),
+    )

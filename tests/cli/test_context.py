@@ -1,0 +1,164 @@
+"""The I/O context: commands write results to ``out`` and diagnostics to ``err`` (never to
+``sys.stdout``/``sys.stderr`` directly), and read passphrases and answers through it."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pthguard.cli.app import run
+from pthguard.cli.context import Context
+from tests.conftest import Guarded
+
+
+class Terminal:
+    """A person at a terminal who gives ``answers`` in turn, and the prompts they saw."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.prompts: list[str] = []
+
+    def __call__(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        return self.answers.pop(0)
+
+
+def context(
+    *,
+    secret: Callable[[str], str] | None = None,
+    answer: Callable[[str], str] | None = None,
+    tty: bool = False,
+    environ: dict[str, str] | None = None,
+) -> Context:
+    def refuse(prompt: str) -> str:
+        raise AssertionError(f"unexpected prompt {prompt!r}")
+
+    return Context(
+        out=io.StringIO(),
+        err=io.StringIO(),
+        environ=environ or {},
+        stdin_is_tty=lambda: tty,
+        read_secret=secret or refuse,
+        read_answer=answer or refuse,
+    )
+
+
+def text(stream: object) -> str:
+    assert isinstance(stream, io.StringIO)
+    return stream.getvalue()
+
+
+def keygen_argv(where: Path, name: str = "k") -> list[str]:
+    return ["keygen", "--private-key", str(where / f"{name}.key"), "--public-key",
+            str(where / f"{name}.pub")]  # fmt: skip
+
+
+# -- passphrases ------------------------------------------------------------------------------
+
+
+def test_keygen_asks_the_terminal_twice(tmp_path: Path) -> None:
+    person = Terminal("s3cret", "s3cret")
+    ctx = context(secret=person, tty=True)
+    assert run(keygen_argv(tmp_path), ctx) == 0
+    assert person.prompts == ["passphrase: ", "passphrase again: "]
+    assert "(mode 0600, encrypted)" in text(ctx.out)
+    assert text(ctx.err) == ""
+    assert (tmp_path / "k.key").read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY")
+
+
+def test_keygen_passphrases_differ(tmp_path: Path) -> None:
+    ctx = context(secret=Terminal("one", "two"), tty=True)
+    assert run(keygen_argv(tmp_path), ctx) == 2
+    assert text(ctx.err) == "pthguard: usage error: the passphrases differ\n"
+    assert text(ctx.out) == ""
+    assert not (tmp_path / "k.key").exists()
+
+
+def test_keygen_without_a_terminal_or_passphrase(tmp_path: Path) -> None:
+    ctx = context(tty=False)
+    assert run(keygen_argv(tmp_path), ctx) == 2
+    assert text(ctx.err).startswith("pthguard: usage error: no passphrase: use --passphrase-file")
+
+
+def test_keygen_passphrase_from_the_context_environment(tmp_path: Path) -> None:
+    ctx = context(environ={"PTHGUARD_PASSPHRASE": "from env"})
+    assert run(keygen_argv(tmp_path), ctx) == 0
+    assert "(mode 0600, encrypted)" in text(ctx.out)
+
+
+# -- warnings go to err -------------------------------------------------------------------------
+
+
+def test_warnings_go_to_err(
+    guarded: Guarded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = guarded.venv.site_packages
+    site.chmod(stat.S_IMODE(site.stat().st_mode) | stat.S_IWOTH)
+    ctx = context()
+    argv = ["verify", "--python", guarded.venv.python, "--manifest", str(guarded.manifest),
+            "--trust", str(guarded.keys.public)]  # fmt: skip
+    assert run(argv, ctx) == 0
+    assert text(ctx.out).splitlines()[0].startswith(f"{guarded.venv.python}: environment matches")
+    warnings = text(ctx.err).splitlines()
+    assert warnings
+    assert all(w.startswith("pthguard: warning: ") for w in warnings)
+    assert any(
+        w.startswith(f"pthguard: warning: site directory {site} is writable by others")
+        for w in warnings
+    ), warnings
+    # JSON: the same warnings in the report, nothing on err
+    ctx = context()
+    assert run([*argv, "--format", "json"], ctx) == 0
+    doc = json.loads(text(ctx.out))
+    assert [f"pthguard: warning: {w}" for w in doc["permission_warnings"]] == warnings
+    assert text(ctx.err) == ""
+
+    info = site / "beta-1.0.dist-info"
+    (info / "RECORD").unlink()
+    output = tmp_path / "m.json"
+    ctx = context()
+    assert run(["snapshot", "--python", guarded.venv.python, "-o", str(output)], ctx) == 0
+    assert text(ctx.err) == (
+        f"pthguard: warning: {info}: no RECORD: its files cannot be checked "
+        "(reinstall it with pip)\n"
+    )
+    assert text(ctx.out).startswith(f"wrote {output}: version 1")
+    assert capsys.readouterr() == ("", "")
+
+
+# -- protect asks before it re-signs ----------------------------------------------------------
+
+
+def test_protect_asks_before_signing_changes(
+    guarded: Guarded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTHGUARD_CONFIG_DIR", str(tmp_path / "config"))
+    python = guarded.venv.python
+    ctx = context()
+    assert run(["protect", "--python", python], ctx) == 0, text(ctx.err)
+    assert text(ctx.out).startswith("created a local signing key: ")
+    (guarded.venv.site_packages / "zz-new.pth").write_text("import os\n")
+
+    ctx = context(tty=False)
+    assert run(["protect", "--python", python], ctx) == 2
+    assert "unlisted startup file" in text(ctx.out)
+    assert text(ctx.err) == (
+        "pthguard: usage error: changes need confirmation: review them above, then add --yes\n"
+    )
+    person = Terminal("n")
+    ctx = context(tty=True, answer=person)
+    assert run(["protect", "--python", python], ctx) == 1
+    assert person.prompts == ["sign these changes and install them? [y/N] "]
+    assert text(ctx.out).endswith("nothing was changed\n")
+    ctx = context(tty=True, answer=Terminal("yes"))
+    assert run(["protect", "--python", python], ctx) == 0
+    assert "(version 2)" in text(ctx.out)
+    ctx = context()
+    assert run(["protect", "--python", python], ctx) == 0
+    assert text(ctx.out).startswith("nothing changed since manifest version 2")
+    assert run(["uninstall", "--python", python], context()) == 0
