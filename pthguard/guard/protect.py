@@ -71,7 +71,15 @@ class ProtectPlan:
     key: LocalKey
 
 
-def plan(python: str | None, *, now: dt.datetime, expires_days: int, mode: str) -> ProtectPlan:
+DEFAULT_EXPIRES_DAYS = 365
+
+
+def plan(
+    python: str | None, *, now: dt.datetime, expires_days: int | None, mode: str | None
+) -> ProtectPlan:
+    """Snapshot the environment as the next version. ``mode`` and ``expires_days`` left out
+    keep the installed manifest's mode (enforce on a first install) and sign for
+    :data:`DEFAULT_EXPIRES_DAYS`; given, they count as changes when they differ from it."""
     key = local_key()
     public = _keys.load_public_key(key.public)
     probe = _probe.probe(python)
@@ -88,6 +96,8 @@ def plan(python: str | None, *, now: dt.datetime, expires_days: int, mode: str) 
             read_bytes(previous.manifest_path, "installed manifest"), "installed manifest"
         )
     version = old.manifest.version + 1 if old is not None else 1
+    if mode is None:
+        mode = old.manifest.policy.mode if old is not None else "enforce"
     policy = Policy(
         mode=mode,  # type: ignore[arg-type]
         keys=(TrustedKey(keyid=public.keyid, public=public.hex, name=public.name),),
@@ -96,10 +106,17 @@ def plan(python: str | None, *, now: dt.datetime, expires_days: int, mode: str) 
         snap,
         version=version,
         created=format_time(now),
-        expires=format_time(now + dt.timedelta(days=expires_days)),
+        expires=format_time(now + dt.timedelta(days=expires_days or DEFAULT_EXPIRES_DAYS)),
         policy=policy,
     )
-    differences = _compare.compare(old.manifest, manifest) if old is not None else []
+    differences = []
+    if old is not None:
+        differences = [
+            *_compare.signing_differences(
+                old.manifest, manifest, expiry=expires_days is not None
+            ),
+            *_compare.compare(old.manifest, manifest),
+        ]
     directory = config_dir() / "manifests"
     name = probe.executable.strip("/").replace("/", "_") + ".json"
     return ProtectPlan(

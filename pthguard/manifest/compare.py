@@ -121,16 +121,31 @@ def diff_manifests(old: Manifest, new: Manifest) -> list[Difference]:
     """What ``diff`` shows a reviewer: every difference from ``old`` to ``new``, unclaimed
     files included, and a change of policy before everything else."""
     diffs = compare(old, new, include_unclaimed=True)
+    return [*signing_differences(old, new, expiry=False), *diffs]
+
+
+def signing_differences(old: Manifest, new: Manifest, *, expiry: bool) -> list[Difference]:
+    """What changes beside the environment: the policy, and (when ``expiry``) the expiry."""
+    diffs = []
     if old.policy != new.policy:
-        diffs.insert(
-            0,
+        diffs.append(
             Difference(
                 category="environment",
                 change="changed",
                 subject="policy",
                 expected=str(old.policy.to_dict()),
                 found=str(new.policy.to_dict()),
-            ),
+            )
+        )
+    if expiry and old.expires != new.expires:
+        diffs.append(
+            Difference(
+                category="environment",
+                change="changed",
+                subject="expires",
+                expected=old.expires,
+                found=new.expires,
+            )
         )
     return diffs
 

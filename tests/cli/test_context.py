@@ -162,3 +162,27 @@ def test_protect_asks_before_signing_changes(
     assert run(["protect", "--python", python], ctx) == 0
     assert text(ctx.out).startswith("nothing changed since manifest version 2")
     assert run(["uninstall", "--python", python], context()) == 0
+
+
+def test_protect_signs_a_new_mode_or_expiry_of_an_unchanged_environment(
+    guarded: Guarded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The policy and the expiry are part of what is signed: ``protect --mode warn`` or a new
+    ``--expires-days`` re-signs even when no file changed; left out, the installed mode stays."""
+    monkeypatch.setenv("PTHGUARD_CONFIG_DIR", str(tmp_path / "config"))
+    python = guarded.venv.python
+    assert run(["protect", "--python", python], context()) == 0
+    ctx = context()
+    assert run(["protect", "--python", python, "--mode", "warn", "--yes"], ctx) == 0, text(ctx.err)
+    assert "changed environment policy" in text(ctx.out)
+    assert " in warn mode" in text(ctx.out)
+    assert "(version 2)" in text(ctx.out)
+    ctx = context()
+    assert run(["protect", "--python", python], ctx) == 0
+    assert text(ctx.out).startswith("nothing changed since manifest version 2")
+    ctx = context()
+    assert run(["protect", "--python", python, "--expires-days", "30", "--yes"], ctx) == 0
+    assert "changed environment expires" in text(ctx.out)
+    assert "(version 3)" in text(ctx.out)
+    assert " in warn mode" in text(ctx.out)
+    assert run(["uninstall", "--python", python], context()) == 0

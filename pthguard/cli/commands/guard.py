@@ -134,15 +134,23 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
 def _protect_options(p: argparse.ArgumentParser) -> None:
     python_option(p)
     p.add_argument("--yes", action="store_true", help="do not ask before re-signing changes")
-    p.add_argument("--mode", choices=("enforce", "warn"), default="enforce")
-    p.add_argument("--expires-days", type=int, default=365, help="manifest lifetime (default: 365)")
+    p.add_argument(
+        "--mode",
+        choices=("enforce", "warn"),
+        help="enforce or warn (default: the installed manifest's mode; enforce at first)",
+    )
+    p.add_argument(
+        "--expires-days",
+        type=int,
+        help="manifest lifetime in days (default: 365); a new value is a change to sign",
+    )
 
 
 def _protect(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.guard import protect as _protect  # noqa: PLC0415
     from pthguard.render import verify as _render  # noqa: PLC0415
 
-    if args.expires_days < 1:
+    if args.expires_days is not None and args.expires_days < 1:
         raise UsageError("--expires-days must be at least 1")
     now, out = ctx.clock(), ctx.out
     chosen = _protect.plan(args.python, now=now, expires_days=args.expires_days, mode=args.mode)
