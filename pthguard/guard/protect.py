@@ -112,9 +112,7 @@ def plan(
     differences = []
     if old is not None:
         differences = [
-            *_compare.signing_differences(
-                old.manifest, manifest, expiry=expires_days is not None
-            ),
+            *_compare.signing_differences(old.manifest, manifest, expiry=expires_days is not None),
             *_compare.compare(old.manifest, manifest),
         ]
     directory = config_dir() / "manifests"
