@@ -84,3 +84,7 @@ class LockError(PthguardError):
             if len(self.problems) > 5:
                 message += f" (and {len(self.problems) - 5} more)"
         super().__init__(message, remedy=remedy)
+
+
+class ApprovalError(PthguardError):
+    """An approval is malformed, or names a hash that nothing to be signed has."""

@@ -12,6 +12,7 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +151,38 @@ def main_ok(*argv: str | Path) -> str:
     return out.getvalue()
 
 
+def pending_approvals(review: dict[str, Any]) -> list[str]:
+    """``--approve sha256:HEX`` for every file a ``pthguard-review/1`` document lists as
+    needing an approval: what a person does after reading the review."""
+    args: list[str] = []
+    for item in review["reviews"]:
+        if item["verdict"] == "needs-approval":
+            args += ["--approve", item["approve_with"]]
+    return args
+
+
+def approvals_for(python: str | Path) -> list[str]:
+    """The ``--approve`` options a snapshot of ``python``'s environment needs (read from the
+    review of a snapshot that writes nothing)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = io.StringIO()
+        argv = ["snapshot", "--python", str(python), "-o", f"{tmp}/m.json", "--format", "json"]
+        code = main(argv, out=out)
+        assert code in (0, 1), out.getvalue()
+        return pending_approvals(json.loads(out.getvalue()))
+
+
+def snapshot_approved(*argv: str | Path) -> str:
+    """``pthguard snapshot ARGV``, approving the startup code its review lists (the test
+    environments hold startup code of their own on purpose); returns the standard output."""
+    out = io.StringIO()
+    code = main(["snapshot", *(str(a) for a in argv), "--format", "json"], out=out)
+    if code == 1:
+        return main_ok("snapshot", *argv, *pending_approvals(json.loads(out.getvalue())))
+    assert code == 0, out.getvalue()
+    return main_ok("snapshot", *argv)
+
+
 @dataclass(frozen=True)
 class Guarded:
     """A venv (alpha 1.0 + beta 1.0) with a manifest signed by ``keys``."""
@@ -189,7 +222,7 @@ def make_guarded(
     if wheels:
         venv.pip_install(*wheels)
     manifest = where / "manifest.json"
-    main_ok("snapshot", "--python", venv.python, "-o", manifest)
+    snapshot_approved("--python", venv.python, "-o", manifest)
     main_ok("sign", manifest, "--key", keys.private)
     return Guarded(venv, manifest, keys)
 

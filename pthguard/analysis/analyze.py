@@ -35,6 +35,7 @@ __all__ = [
     "FileKind",
     "Finding",
     "analyze",
+    "analyze_module",
     "startup_kind",
     "version_text",
 ]
@@ -165,6 +166,14 @@ def analyze(
     if kind == "module":
         return _analyze_module(name, data, chosen)
     raise ValueError(f"{name!r} is not a startup file (.pth, .start, sitecustomize, usercustomize)")
+
+
+def analyze_module(
+    name: str, data: bytes, versions: Sequence[Version] = SUPPORTED_VERSIONS
+) -> Analysis:
+    """Analyse a module that startup code imports (``_distutils_hack/__init__.py``, a PEP 660
+    finder, ``evil_helper.py``): its whole source, like ``sitecustomize``."""
+    return _analyze_module(name, data, tuple(sorted(set(versions))))
 
 
 # -- .pth -----------------------------------------------------------------------------------

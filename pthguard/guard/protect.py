@@ -10,20 +10,27 @@ one, install. Release engineers who sign elsewhere use snapshot/sign/install ins
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pthguard._internal.fs import read_bytes, write_atomic
+from pthguard.analysis.judge import Judgement
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
 from pthguard.errors import PthguardError
+from pthguard.formats.approvals import ApprovalRequest
 from pthguard.guard import install as _install
+from pthguard.guard import review as _review
 from pthguard.manifest import compare as _compare
 from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import keys as _keys
-from pthguard.manifest.model import Policy, TrustedKey, format_time
+from pthguard.manifest.keys import PublicKey
+from pthguard.manifest.model import Manifest, Policy, TrustedKey, format_time
 
 
 def config_dir() -> Path:
@@ -62,24 +69,34 @@ def local_key() -> LocalKey:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProtectPlan:
-    """What protect is about to do; ``differences`` is empty on a first install."""
+    """What protect is about to do; ``differences`` is empty when there is no previous
+    manifest. Nothing may be signed unless ``judgement.ok``."""
 
     envelope: _envelope.Envelope
     differences: list[_compare.Difference]
     previous_version: int | None
     manifest_path: Path
     key: LocalKey
+    judgement: Judgement
+    python: str  # the interpreter, resolved
 
 
 DEFAULT_EXPIRES_DAYS = 365
 
 
 def plan(
-    python: str | None, *, now: dt.datetime, expires_days: int | None, mode: str | None
+    python: str | None,
+    *,
+    now: dt.datetime,
+    expires_days: int | None,
+    mode: str | None,
+    approvals: Sequence[ApprovalRequest] = (),
 ) -> ProtectPlan:
-    """Snapshot the environment as the next version. ``mode`` and ``expires_days`` left out
-    keep the installed manifest's mode (enforce on a first install) and sign for
-    :data:`DEFAULT_EXPIRES_DAYS`; given, they count as changes when they differ from it."""
+    """Snapshot the environment as the next version and judge its startup code against the
+    previous manifest: the installed one, or else the last one protect signed for this
+    interpreter (so an ``uninstall`` loses neither the version sequence nor the review).
+    ``mode`` and ``expires_days`` left out keep the previous mode (enforce at first) and sign
+    for :data:`DEFAULT_EXPIRES_DAYS`; given, they count as changes when they differ."""
     key = local_key()
     public = _keys.load_public_key(key.public)
     probe = _probe.probe(python)
@@ -89,15 +106,11 @@ def plan(
             "; ".join(f"{f.path}: {f.message}" for f in snap.errors[:3]),
             remedy="fix these files and run protect again",
         )
-    previous = installs[0] if installs else None
-    old = None
-    if previous is not None:
-        old = _envelope.parse_envelope(
-            read_bytes(previous.manifest_path, "installed manifest"), "installed manifest"
-        )
-    version = old.manifest.version + 1 if old is not None else 1
+    copy = local_manifest_path(probe.executable)
+    old = _previous(installs[0].manifest_path if installs else None, copy, public)
+    version = old.version + 1 if old is not None else 1
     if mode is None:
-        mode = old.manifest.policy.mode if old is not None else "enforce"
+        mode = old.policy.mode if old is not None else "enforce"
     policy = Policy(
         mode=mode,  # type: ignore[arg-type]
         keys=(TrustedKey(keyid=public.keyid, public=public.hex, name=public.name),),
@@ -109,24 +122,54 @@ def plan(
         expires=format_time(now + dt.timedelta(days=expires_days or DEFAULT_EXPIRES_DAYS)),
         policy=policy,
     )
+    judgement = _review.review(snap, probe, previous=old, approvals=approvals)
+    previous_approvals = old.approvals if old is not None else ()
+    manifest = replace(manifest, approvals=judgement.approvals(public.keyid, previous_approvals))
     differences = []
     if old is not None:
         differences = [
-            *_compare.signing_differences(old.manifest, manifest, expiry=expires_days is not None),
-            *_compare.compare(old.manifest, manifest),
+            *_compare.signing_differences(old, manifest, expiry=expires_days is not None),
+            *_compare.compare(old, manifest),
         ]
-    directory = config_dir() / "manifests"
-    name = probe.executable.strip("/").replace("/", "_") + ".json"
     return ProtectPlan(
         envelope=_envelope.Envelope.from_manifest(manifest),
         differences=differences,
-        previous_version=old.manifest.version if old is not None else None,
-        manifest_path=directory / name,
+        previous_version=old.version if old is not None else None,
+        manifest_path=copy,
         key=key,
+        judgement=judgement,
+        python=probe.executable,
     )
 
 
+def local_manifest_path(executable: str) -> Path:
+    """Where protect keeps the manifests it signs for one interpreter: named by a digest of
+    the interpreter's path (``/a_b`` and ``/a/b`` never share a file), with its tail for
+    people."""
+    digest = hashlib.sha256(executable.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "_", executable.strip("/"))[-60:]
+    return config_dir() / "manifests" / f"{digest}-{tail}.json"
+
+
+def _previous(installed: Path | None, copy: Path, local: PublicKey) -> Manifest | None:
+    """The installed manifest, or else protect's own last copy when the local key signed it."""
+    if installed is not None:
+        data = read_bytes(installed, "installed manifest")
+        return _envelope.parse_envelope(data, "installed manifest").manifest
+    if not copy.exists():
+        return None
+    envelope = _envelope.parse_envelope(read_bytes(copy, "last signed manifest"), str(copy))
+    if not _envelope.check_signatures(envelope, [local]).signed_by:
+        raise PthguardError(
+            f"{copy} is not signed by this machine's local key",
+            remedy="move it away to start the version sequence again",
+        )
+    return envelope.manifest
+
+
 def apply(chosen: ProtectPlan, python: str | None, *, now: dt.datetime) -> _install.InstallResult:
+    if not chosen.judgement.ok:
+        raise PthguardError("startup code needs an explicit approval; nothing was signed")
     private = _keys.load_private_key(chosen.key.private, None)
     signed = _envelope.sign(chosen.envelope, private)
     chosen.manifest_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -2,22 +2,27 @@
 
 The scan itself is :mod:`pthguard.environment.snapshot`; this module numbers the version,
 builds the policy, leaves pthguard's own files out, loosens the entries of a CI project
-(``policy.project``) and refuses to write while a file cannot be described honestly.
+(``policy.project``), refuses to write while a file cannot be described honestly, and judges
+the startup code first (:mod:`pthguard.guard.review`): new startup code that needs an
+approval not given means nothing is written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pthguard._internal.fs import read_bytes, write_atomic
+from pthguard.analysis.judge import Judgement
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
 from pthguard.environment.snapshot import Finding
 from pthguard.errors import PthguardError
+from pthguard.formats.approvals import ApprovalRequest
+from pthguard.guard import review as _review
 from pthguard.manifest import project as _project
 from pthguard.manifest.envelope import Envelope, parse_envelope
 from pthguard.manifest.keys import PublicKey
@@ -31,7 +36,15 @@ from pthguard.manifest.model import (
     format_time,
 )
 
-__all__ = ["SnapshotSpec", "next_version", "policy_of", "take", "write"]
+__all__ = [
+    "SnapshotSpec",
+    "Taken",
+    "next_version",
+    "policy_of",
+    "previous_manifest",
+    "take",
+    "write",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,14 +87,44 @@ def policy_of(spec: SnapshotSpec) -> Policy:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Taken:
+    """A snapshot and the judgement of its startup code: write or sign it only if ``ok``."""
+
+    manifest: Manifest
+    judgement: Judgement
+
+    @property
+    def ok(self) -> bool:
+        return self.judgement.ok
+
+
+def previous_manifest(previous: Path | None, output: Path) -> Manifest | None:
+    """What the new manifest is judged against: ``previous`` when given, else the manifest
+    already at ``output`` when it carries signatures (an unsigned draft vouches for nothing)."""
+    if previous is not None:
+        return parse_envelope(read_bytes(previous, "previous manifest"), str(previous)).manifest
+    if not output.exists():
+        return None
+    old = parse_envelope(read_bytes(output, "manifest"), str(output))
+    return old.manifest if old.signatures else None
+
+
 def take(
-    python: str | None, spec: SnapshotSpec, *, on_finding: Callable[[Finding], None]
-) -> Manifest:
-    """The manifest of ``python``'s environment. Every finding of the scan goes to
-    ``on_finding``; an ``error`` finding then stops it (no honest manifest is possible)."""
+    python: str | None,
+    spec: SnapshotSpec,
+    *,
+    on_finding: Callable[[Finding], None],
+    previous: Manifest | None = None,
+    approvals: Sequence[ApprovalRequest] = (),
+) -> Taken:
+    """The manifest of ``python``'s environment, its startup code judged against
+    ``previous``. Every finding of the scan goes to ``on_finding``; an ``error`` finding
+    then stops it (no honest manifest is possible)."""
     # pthguard's own files (gate, state, watchdog) never belong in a manifest: a guarded
     # environment is snapshotted again for the next version
-    snap, _ = _layout.scan_environment(_probe.probe(python))
+    probe = _probe.probe(python)
+    snap, _ = _layout.scan_environment(probe)
     for finding in snap.findings:
         on_finding(finding)
     if snap.errors:
@@ -98,13 +141,24 @@ def take(
     )
     if spec.project:
         manifest = _project.loosen(manifest, spec.project)
-    return manifest
+    judgement = _review.review(snap, probe, previous=previous, approvals=approvals)
+    kept = previous.approvals if previous is not None else ()
+    manifest = replace(manifest, approvals=judgement.approvals(None, kept))
+    return Taken(manifest=manifest, judgement=judgement)
 
 
 def write(
-    output: Path, python: str | None, spec: SnapshotSpec, *, on_finding: Callable[[Finding], None]
-) -> Manifest:
-    """:func:`take`, then write the manifest unsigned to ``output``; returns it."""
-    manifest = take(python, spec, on_finding=on_finding)
-    write_atomic(output, Envelope.from_manifest(manifest).to_bytes())
-    return manifest
+    output: Path,
+    python: str | None,
+    spec: SnapshotSpec,
+    *,
+    on_finding: Callable[[Finding], None],
+    previous: Manifest | None = None,
+    approvals: Sequence[ApprovalRequest] = (),
+) -> Taken:
+    """:func:`take`, then write the manifest unsigned to ``output`` if its startup code
+    needs no approval that was not given; nothing is written otherwise."""
+    taken = take(python, spec, on_finding=on_finding, previous=previous, approvals=approvals)
+    if taken.ok:
+        write_atomic(output, Envelope.from_manifest(taken.manifest).to_bytes())
+    return taken

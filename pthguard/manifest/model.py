@@ -396,6 +396,49 @@ class EnvironmentInfo:
         return made if f.finish() else None
 
 
+APPROVAL_REASON_MAX = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approval:
+    """Startup code a person approved by its exact hash before it was signed.
+
+    Recorded in the signed manifest, so every signature covers who approved what: the
+    file's sha256, its name (``litellm_init.pth``, ``evil_helper.py``), the distribution
+    that owns it per RECORD (or null), the keyid of the key that signed when the approval
+    was made (or null: an approval made while snapshotting, before any key is involved) and
+    the reviewer's reason (or null)."""
+
+    sha256: str
+    name: str
+    distribution: str | None = None
+    keyid: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "name": self.name,
+            "distribution": self.distribution,
+            "keyid": self.keyid,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> Approval | None:
+        f = Fields(data, path, problems)
+        made = cls(
+            sha256=f.get_sha256("sha256"),
+            name=f.get_str("name"),
+            distribution=f.get_opt_str("distribution"),
+            keyid=f.get_opt_sha256("keyid"),
+            reason=f.get_opt_str("reason"),
+        )
+        if made.reason is not None and len(made.reason) > APPROVAL_REASON_MAX:
+            problems.add(f"{path}.reason", f"longer than {APPROVAL_REASON_MAX} characters")
+        return made if f.finish() else None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Manifest:
     """The ``signed`` part of a manifest envelope."""
@@ -408,6 +451,9 @@ class Manifest:
     site_dirs: tuple[SiteDir, ...]
     startup_modules: tuple[StartupModule, ...]
     distributions: tuple[Distribution, ...]
+    #: Optional: written only when there is one, so a manifest without approvals has the
+    #: same bytes (and signatures) as before the field existed.
+    approvals: tuple[Approval, ...] = ()
     spec_version: str = SPEC_VERSION
     type: str = field(default=MANIFEST_TYPE)
 
@@ -427,7 +473,12 @@ class Manifest:
             "site_dirs": [s.to_dict() for s in self.site_dirs],
             "startup_modules": [m.to_dict() for m in self.startup_modules],
             "distributions": [d.to_dict() for d in self.distributions],
+            **({"approvals": [a.to_dict() for a in self.approvals]} if self.approvals else {}),
         }
+
+    def approved(self) -> dict[str, Approval]:
+        """The approvals by sha256."""
+        return {a.sha256: a for a in self.approvals}
 
     @classmethod
     def from_dict(cls, data: object, path: str = "signed") -> Manifest:
@@ -458,7 +509,14 @@ class Manifest:
         site_dirs = f.get_list("site_dirs", lambda v, p: SiteDir.parse(v, p, problems))
         modules = f.get_list("startup_modules", lambda v, p: StartupModule.parse(v, p, problems))
         dists = f.get_list("distributions", lambda v, p: Distribution.parse(v, p, problems))
+        approvals: tuple[Approval, ...] = ()
+        if "approvals" in f.data:  # optional: missing means none
+            approvals = f.get_list("approvals", lambda v, p: Approval.parse(v, p, problems))
+            if f.data["approvals"] == []:
+                problems.add(f"{path}.approvals", "is empty: leave it out")
         f.finish()
+        for dup in duplicates([a.sha256 for a in approvals]):
+            problems.add(f"{path}.approvals", f"duplicate approval of {dup}")
         for dup in duplicates([s.path for s in site_dirs]):
             problems.add(f"{path}.site_dirs", f"duplicate site directory {dup!r}")
         for dup in duplicates([m.name for m in modules]):
@@ -487,4 +545,5 @@ class Manifest:
             site_dirs=site_dirs,
             startup_modules=modules,
             distributions=dists,
+            approvals=approvals,
         )

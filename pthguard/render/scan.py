@@ -36,7 +36,16 @@ from pthguard.analysis.analyze import Finding
 from pthguard.analysis.report import Item, Report
 from pthguard.analysis.rules import SEVERITIES, Severity, rank
 
-__all__ = ["SCAN_SCHEMA", "render", "render_json", "render_text", "safe", "use_colour"]
+__all__ = [
+    "SCAN_SCHEMA",
+    "item_json",
+    "item_lines",
+    "render",
+    "render_json",
+    "render_text",
+    "safe",
+    "use_colour",
+]
 
 SCAN_SCHEMA: Final = "pthguard-scan/1"
 _DECODED_LINES: Final = 12
@@ -93,7 +102,7 @@ def render_text(report: Report, *, colour: bool = False) -> str:
     ]
     ordered = sorted(report.items, key=lambda item: -rank(item.severity))
     for item in ordered:
-        lines.extend(_item_lines(item, colour))
+        lines.extend(item_lines(item, colour))
     verdict = {
         0: "no high finding",
         1: "HIGH findings: do not run this environment/package before you have reviewed them",
@@ -103,7 +112,7 @@ def render_text(report: Report, *, colour: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _item_lines(item: Item, colour: bool) -> list[str]:
+def item_lines(item: Item, colour: bool) -> list[str]:
     label = _paint(f"{item.severity.upper():<6}", item.severity, colour)
     head = f"{label} {safe(item.display)}"
     analysis = item.analysis

@@ -34,11 +34,13 @@ from tests.conftest import (
     CliRunner,
     Guarded,
     KeyPair,
+    approvals_for,
     differences,
     keygen,
     main_ok,
     make_guarded,
     run_cli,
+    snapshot_approved,
 )
 from tests.support.interpreters import Interpreter
 from tests.support.venvs import make_venv
@@ -102,7 +104,7 @@ def story(
         dev_interp, base, [wheelhouse["alpha-1.0"], wheelhouse["beta-1.0"]], keys
     )
     unsigned = base / "unsigned.json"
-    main_ok("snapshot", "--python", guarded.venv.python, "-o", unsigned)
+    snapshot_approved("--python", guarded.venv.python, "-o", unsigned)
     return Story(guarded, unsigned, other_keys, base)
 
 
@@ -211,6 +213,7 @@ def test_user_story(
         bob.public,
         "--threshold",
         "2",
+        *approvals_for(venv.python),
     )
     assert proc.returncode == 0, proc.stderr
     assert "unsigned: review it" in proc.stdout
@@ -428,7 +431,7 @@ def test_diff(guarded: Guarded, wheelhouse: dict[str, Path], tmp_path: Path) -> 
     (site / "sitecustomize.py").write_bytes(b"X = 1\n")
     (site / "alpha.pth").write_bytes(ALPHA_PTH.replace(b"import alpha", b"import alpha, beta"))
     new = tmp_path / "new.json"
-    main_ok("snapshot", "--python", guarded.venv.python, "-o", new)
+    snapshot_approved("--python", guarded.venv.python, "-o", new)
 
     text = run_cli("diff", old, new)
     assert text.returncode == 1, text.stderr
@@ -468,7 +471,7 @@ def test_diff(guarded: Guarded, wheelhouse: dict[str, Path], tmp_path: Path) -> 
 
 def test_diff_policy_change(story: Story, tmp_path: Path) -> None:
     warn = tmp_path / "warn.json"
-    main_ok("snapshot", "--python", story.python, "-o", warn, "--mode", "warn")
+    snapshot_approved("--python", story.python, "-o", warn, "--mode", "warn")
     proc = run_cli("diff", story.unsigned, warn)
     assert proc.returncode == 1
     assert "  changed environment policy" in proc.stdout.splitlines()
@@ -617,6 +620,7 @@ def test_threshold_not_met(story: Story, tmp_path: Path) -> None:
     main_ok(
         "snapshot", "--python", story.python, "-o", two,
         "--signer", story.keys.public, "--signer", story.other.public, "--threshold", "2",
+        "--previous", story.signed,
     )  # fmt: skip
     main_ok("sign", two, "--key", story.keys.private)
     # Observed: exit 3 "FILE: 1 of 2 required trusted signatures; pass the signer's public
@@ -915,7 +919,7 @@ def test_unreadable_pth(guarded: Guarded, tmp_path: Path) -> None:
     # once allowlisted, an unreadable .pth is also a missing startup file
     path.chmod(0o644)
     again = tmp_path / "with-locked.json"
-    main_ok("snapshot", "--python", guarded.venv.python, "-o", again)
+    snapshot_approved("--python", guarded.venv.python, "-o", again)
     main_ok("sign", again, "--key", guarded.keys.private)
     path.chmod(0)
     proc = run_cli(
@@ -951,7 +955,9 @@ def test_record_malformed_rows(guarded: Guarded, tmp_path: Path) -> None:
     with record.open("a") as handle:
         handle.write("only,two\nx.py,md5=1B2M2Y8AsgTpgAmY7PhCfg,0\n")
     out = tmp_path / "m.json"
-    proc = run_cli("snapshot", "--python", guarded.venv.python, "-o", out)
+    proc = run_cli(
+        "snapshot", "--python", guarded.venv.python, "-o", out, "--previous", guarded.manifest
+    )
     # Observed: exit 0, the manifest is written; one warning line per bad row.
     assert proc.returncode == 0, proc.stderr
     warnings = proc.stderr.splitlines()
@@ -971,7 +977,9 @@ def test_record_missing(guarded: Guarded, tmp_path: Path) -> None:
     info = guarded.venv.site_packages / "beta-1.0.dist-info"
     (info / "RECORD").unlink()
     out = tmp_path / "m.json"
-    proc = run_cli("snapshot", "--python", guarded.venv.python, "-o", out)
+    proc = run_cli(
+        "snapshot", "--python", guarded.venv.python, "-o", out, "--previous", guarded.manifest
+    )
     # Observed: exit 0, written, one line "pthguard: warning: DIR: no RECORD: its files cannot
     # be checked (reinstall it with pip)"
     assert proc.returncode == 0, proc.stderr

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import stat
@@ -13,7 +14,7 @@ import pytest
 
 from pthguard.cli.app import run
 from pthguard.cli.context import Context
-from tests.conftest import Guarded
+from tests.conftest import Guarded, approvals_for
 
 
 class Terminal:
@@ -122,7 +123,8 @@ def test_warnings_go_to_err(
     (info / "RECORD").unlink()
     output = tmp_path / "m.json"
     ctx = context()
-    assert run(["snapshot", "--python", guarded.venv.python, "-o", str(output)], ctx) == 0
+    argv = ["snapshot", "--python", guarded.venv.python, "-o", str(output)]
+    assert run([*argv, "--previous", str(guarded.manifest)], ctx) == 0
     assert text(ctx.err) == (
         f"pthguard: warning: {info}: no RECORD: its files cannot be checked "
         "(reinstall it with pip)\n"
@@ -140,23 +142,24 @@ def test_protect_asks_before_signing_changes(
     monkeypatch.setenv("PTHGUARD_CONFIG_DIR", str(tmp_path / "config"))
     python = guarded.venv.python
     ctx = context()
-    assert run(["protect", "--python", python], ctx) == 0, text(ctx.err)
+    assert run(["protect", "--python", python, *approvals_for(python)], ctx) == 0, text(ctx.err)
     assert text(ctx.out).startswith("created a local signing key: ")
     (guarded.venv.site_packages / "zz-new.pth").write_text("import os\n")
+    approve = ["--approve", "sha256:" + hashlib.sha256(b"import os\n").hexdigest()]
 
     ctx = context(tty=False)
-    assert run(["protect", "--python", python], ctx) == 2
+    assert run(["protect", "--python", python, *approve], ctx) == 2
     assert "unlisted startup file" in text(ctx.out)
     assert text(ctx.err) == (
         "pthguard: usage error: changes need confirmation: review them above, then add --yes\n"
     )
     person = Terminal("n")
     ctx = context(tty=True, answer=person)
-    assert run(["protect", "--python", python], ctx) == 1
+    assert run(["protect", "--python", python, *approve], ctx) == 1
     assert person.prompts == ["sign these changes and install them? [y/N] "]
     assert text(ctx.out).endswith("nothing was changed\n")
     ctx = context(tty=True, answer=Terminal("yes"))
-    assert run(["protect", "--python", python], ctx) == 0
+    assert run(["protect", "--python", python, *approve], ctx) == 0
     assert "(version 2)" in text(ctx.out)
     ctx = context()
     assert run(["protect", "--python", python], ctx) == 0
@@ -171,7 +174,7 @@ def test_protect_signs_a_new_mode_or_expiry_of_an_unchanged_environment(
     ``--expires-days`` re-signs even when no file changed; left out, the installed mode stays."""
     monkeypatch.setenv("PTHGUARD_CONFIG_DIR", str(tmp_path / "config"))
     python = guarded.venv.python
-    assert run(["protect", "--python", python], context()) == 0
+    assert run(["protect", "--python", python, *approvals_for(python)], context()) == 0
     ctx = context()
     assert run(["protect", "--python", python, "--mode", "warn", "--yes"], ctx) == 0, text(ctx.err)
     assert "changed environment policy" in text(ctx.out)

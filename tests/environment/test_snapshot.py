@@ -27,7 +27,7 @@ from pthguard.environment.layout import scan_environment
 from pthguard.environment.snapshot import Snapshot, to_manifest
 from pthguard.manifest.envelope import Envelope, parse_envelope
 from pthguard.manifest.model import Policy
-from tests.conftest import ALPHA_PTH, SITECUSTOMIZE, main_ok
+from tests.conftest import ALPHA_PTH, SITECUSTOMIZE, snapshot_approved
 from tests.support.interpreters import Interpreter, discover
 from tests.support.venvs import Venv, bundled_wheel, make_venv
 from tests.support.wheels import build_wheel, egg_info_install, litellm_like_pth
@@ -226,7 +226,7 @@ def test_snapshot_command_writes_the_same(rich: Rich, tmp_path: Path) -> None:
     """``pthguard snapshot`` writes what the scan found; a second snapshot over the first
     gets the next version number."""
     out = tmp_path / "m.json"
-    text = main_ok("snapshot", "--python", rich.venv.python, "-o", out)
+    text = snapshot_approved("--python", rich.venv.python, "-o", out)
     assert re.search(r"version 1, 1 site dir\(s\), 4 startup file\(s\), 7 distribution", text)
     doc = json.loads(out.read_bytes())
     assert doc["signatures"] == []
@@ -235,7 +235,7 @@ def test_snapshot_command_writes_the_same(rich: Rich, tmp_path: Path) -> None:
     names = [f["name"] for f in signed["site_dirs"][0]["startup_files"]]
     assert names == [EDITABLE_PTH_NAME, "alpha.pth", "legacy.pth", "zz-evil.pth"]
     assert signed["policy"]["mode"] == "enforce"
-    main_ok("snapshot", "--python", rich.venv.python, "-o", out)
+    snapshot_approved("--python", rich.venv.python, "-o", out)
     assert json.loads(out.read_bytes())["signed"]["version"] == 2
     assert not rich.marker.exists()
 

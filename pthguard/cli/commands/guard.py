@@ -9,7 +9,12 @@ from pathlib import Path
 
 from pthguard.cli.command import EXIT_DIFFERENCES, EXIT_OK, Command
 from pthguard.cli.context import Context
-from pthguard.cli.options import format_option, python_option
+from pthguard.cli.options import (
+    approval_options,
+    approval_requests,
+    format_option,
+    python_option,
+)
 from pthguard.errors import UsageError
 
 __all__ = ["COMMANDS"]
@@ -144,18 +149,32 @@ def _protect_options(p: argparse.ArgumentParser) -> None:
         type=int,
         help="manifest lifetime in days (default: 365); a new value is a change to sign",
     )
+    approval_options(p)
 
 
 def _protect(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.guard import protect as _protect  # noqa: PLC0415
+    from pthguard.render import review as _review  # noqa: PLC0415
     from pthguard.render import verify as _render  # noqa: PLC0415
 
     if args.expires_days is not None and args.expires_days < 1:
         raise UsageError("--expires-days must be at least 1")
     now, out = ctx.clock(), ctx.out
-    chosen = _protect.plan(args.python, now=now, expires_days=args.expires_days, mode=args.mode)
+    chosen = _protect.plan(
+        args.python,
+        now=now,
+        expires_days=args.expires_days,
+        mode=args.mode,
+        approvals=approval_requests(args),
+    )
     if chosen.key.created:
         print(f"created a local signing key: {chosen.key.private} (mode 0600)", file=out)
+    if not chosen.judgement.ok:
+        if chosen.differences:
+            out.write(_render.diff_text("last manifest", "this environment", chosen.differences))
+        command = f"pthguard protect --python {chosen.python}"
+        out.write(_review.refusal_text(chosen.judgement, command))
+        return EXIT_DIFFERENCES
     if chosen.previous_version is not None:
         if not chosen.differences:
             print(
@@ -164,7 +183,8 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
                 file=out,
             )
             return EXIT_OK
-        out.write(_render.diff_text("installed manifest", "this environment", chosen.differences))
+        out.write(_render.diff_text("last manifest", "this environment", chosen.differences))
+        out.write(_review.review_text(chosen.judgement))
         if not args.yes:
             if not ctx.stdin_is_tty():
                 raise UsageError("changes need confirmation: review them above, then add --yes")

@@ -9,13 +9,20 @@ from typing import TYPE_CHECKING
 
 from pthguard.cli.command import EXIT_DIFFERENCES, EXIT_OK, Command
 from pthguard.cli.context import Context
-from pthguard.cli.options import format_option, parse_expires, python_option
+from pthguard.cli.options import (
+    approval_options,
+    approval_requests,
+    format_option,
+    parse_expires,
+    python_option,
+)
 from pthguard.cli.passphrase import passphrase, passphrase_options
 from pthguard.errors import PthguardError, UsageError
 
 if TYPE_CHECKING:
     from pthguard.environment.snapshot import Finding
     from pthguard.manifest.keys import PrivateKey
+    from pthguard.manifest.model import Manifest
 
 __all__ = ["COMMANDS"]
 
@@ -55,6 +62,20 @@ def _snapshot_options(p: argparse.ArgumentParser) -> None:
         help="the project a CI runner rebuilds: any version/RECORD, only its current startup "
         "files (policy.project)",
     )
+    p.add_argument(
+        "--previous",
+        type=Path,
+        metavar="MANIFEST",
+        help="the last signed manifest of this environment: startup code unchanged since it "
+        "needs no new approval (default: the signed manifest at -o, if any)",
+    )
+    approval_options(p)
+    p.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: print the review of the startup code (pthguard-review/1) on stdout",
+    )
 
 
 def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
@@ -91,13 +112,31 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
     def report(finding: Finding) -> None:
         ctx.diagnose(finding.severity, f"{finding.path}: {finding.message}")
 
-    manifest = _snapshot.write(args.output, args.python, spec, on_finding=report)
+    taken = _snapshot.write(
+        args.output,
+        args.python,
+        spec,
+        on_finding=report,
+        previous=_snapshot.previous_manifest(args.previous, args.output),
+        approvals=approval_requests(args),
+    )
+    from pthguard.render import review as _review  # noqa: PLC0415
+
+    if args.format == "json":
+        ctx.out.write(_review.review_json(taken.judgement))
+    if not taken.ok:
+        if args.format != "json":
+            python = args.python or "PY"
+            command = f"pthguard snapshot --python {python} -o {args.output}"
+            ctx.out.write(_review.refusal_text(taken.judgement, command))
+        return EXIT_DIFFERENCES
+    manifest = taken.manifest
     startup = sum(len(s.startup_files) for s in manifest.site_dirs)
     print(
         f"wrote {args.output}: version {version}, {len(manifest.site_dirs)} site dir(s), "
         f"{startup} startup file(s), {len(manifest.distributions)} distribution(s); "
         f"unsigned: review it, then `pthguard sign {args.output} --key KEY`",
-        file=ctx.out,
+        file=ctx.err if args.format == "json" else ctx.out,
     )
     return EXIT_OK
 
@@ -120,7 +159,31 @@ def _sign_options(p: argparse.ArgumentParser) -> None:
         help="write the bytes to sign (the payload) to -o instead, for an offline signer",
     )
     p.add_argument("-o", "--output", type=Path, help="write here (default: in place)")
+    _previous_option(p)
     passphrase_options(p, creating=False)
+
+
+def _previous_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--previous",
+        type=Path,
+        metavar="MANIFEST",
+        help="the last signed manifest of this environment: startup code unchanged since it "
+        "needs no approval in this one",
+    )
+
+
+def _unreviewed(manifest: Manifest, previous: Path | None, ctx: Context) -> bool:
+    """Startup code the manifest records without an approval: refuse, and say how to approve."""
+    from pthguard.guard import review as _review  # noqa: PLC0415
+    from pthguard.render import review as _render  # noqa: PLC0415
+
+    judgement = _review.review_recorded(manifest, previous)
+    if judgement.ok:
+        return False
+    command = f"pthguard snapshot --python {manifest.environment.executable} -o MANIFEST"
+    ctx.out.write(_render.refusal_text(judgement, command))
+    return True
 
 
 def _sign(args: argparse.Namespace, ctx: Context) -> int:
@@ -129,6 +192,8 @@ def _sign(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.manifest import envelope as _envelope  # noqa: PLC0415
 
     envelope = _envelope.parse_envelope(read_bytes(args.manifest, "manifest"), str(args.manifest))
+    if _unreviewed(envelope.manifest, args.previous, ctx):
+        return EXIT_DIFFERENCES
     if args.detached:
         if args.key is not None or args.output is None:
             raise UsageError("sign --detached MANIFEST -o PAYLOAD takes no --key")
@@ -167,6 +232,7 @@ def _sign_payload_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key", required=True, type=Path, help="private key")
     p.add_argument("-o", "--output", required=True, type=Path, help="signature file to write")
     p.add_argument("--format", choices=("json", "sshsig"), default="json")
+    _previous_option(p)
     passphrase_options(p, creating=False)
 
 
@@ -176,6 +242,8 @@ def _sign_payload(args: argparse.Namespace, ctx: Context) -> int:
 
     payload = read_bytes(args.payload, "payload")
     manifest = _detached.read_payload(payload, str(args.payload))
+    if _unreviewed(manifest, args.previous, ctx):
+        return EXIT_DIFFERENCES
     key = _private_key(args, ctx)
     data = _detached.sign_payload(payload, key, form=args.format, source=str(args.payload))
     write_atomic(args.output, data)
