@@ -9,7 +9,7 @@ passes without a word when it is
 
 * a ``.pth`` with path lines only;
 * a known legitimate file, by the sha256 of its exact bytes, or a ``.pth`` whose every code
-  line is exactly what setuptools' templates write (:mod:`.legit`);
+  line is exactly what setuptools' templates write (:mod:`.legit`, through :func:`.analyze`);
 * a module imported by such a file and owned by the same distribution, whose RECORD holds
   exactly these bytes (``_distutils_hack`` of setuptools, a PEP 660 finder of its project);
 * in the previous signed manifest with the same sha256 (a startup file, a startup module,
@@ -216,15 +216,12 @@ def _passes(
     if candidate.kind == "pth":
         if analysis.executable_lines == 0 and not _code_in_any_version(candidate):
             return _PATH_ONLY
-        if analysis.known is not None:
+        if analysis.known is not None:  # exact bytes, or setuptools template lines only
             return f"known legitimate file: {analysis.known}"
-        template = _templated(candidate)
-        if template is not None:
-            return template
     importer_why = legit_importers.get(candidate.importer or "", "")
     if (
         candidate.kind == "imported"
-        and importer_why.startswith(("known legitimate", "setuptools template"))
+        and importer_why.startswith("known legitimate")
         and candidate.record_sha256 == candidate.sha256
     ):
         return (
@@ -242,22 +239,6 @@ def _code_in_any_version(candidate: Candidate) -> bool:
         for version in candidate.versions
         for line in _pth.read_pth(candidate.data, version).lines
     )
-
-
-def _templated(candidate: Candidate) -> str | None:
-    """Every code line, in every version, is exactly a setuptools template line."""
-    described = []
-    for version in candidate.versions:
-        for line in _pth.read_pth(candidate.data, version).lines:
-            if line.kind != "import":
-                continue
-            match = template_line(_pth.exec_source(line, version))
-            if match is None:
-                return None
-            described.append(match.description)
-    if not described:
-        return None
-    return f"setuptools template: {described[0]}"
 
 
 def _unknown(candidate: Candidate) -> str:
