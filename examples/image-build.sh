@@ -19,6 +19,9 @@
 #                 earlier run (STEPS="venv deps snapshot"; `pthguard sign --detached`,
 #                 `pthguard sign-payload` or `ssh-keygen -Y sign -n pthguard` offline)
 #   PUBLIC_KEY    trust anchor the manifest must be signed by (default: pthguard.pub)
+#   APPROVALS     a reviewed approvals file (pthguard-approvals.txt: one `sha256:HEX name
+#                 # reason` per line) for startup code that is neither path-only nor known
+#                 legitimate; without one, such code fails the build at the snapshot step
 #   RUNTIME_USER, RUNTIME_GROUP  who runs the app (default: app, app)
 #   SMOKE         code the runtime user runs as a last check (default: pass)
 #   STEPS         which steps to run, in order (default: all of them):
@@ -34,6 +37,7 @@ PIP_OPTIONS=${PIP_OPTIONS:-}
 SIGNING_KEY=${SIGNING_KEY:-/run/secrets/pthguard_key}
 SIGNATURE=${SIGNATURE:-}
 PUBLIC_KEY=${PUBLIC_KEY:-pthguard.pub}
+APPROVALS=${APPROVALS:-}
 RUNTIME_USER=${RUNTIME_USER:-app}
 RUNTIME_GROUP=${RUNTIME_GROUP:-app}
 SMOKE=${SMOKE:-pass}
@@ -62,8 +66,12 @@ for step in $STEPS; do
     $PTHGUARD audit-lock "$REQUIREMENTS" --python "$APP_PYTHON"
     ;;
   snapshot)
-    say "snapshot $MANIFEST"
-    $PTHGUARD snapshot --python "$APP_PYTHON" -o "$MANIFEST" --expires 365d
+    say "snapshot $MANIFEST (new startup code needs an approval by hash: the build fails otherwise)"
+    if [ -n "$APPROVALS" ]; then
+      $PTHGUARD snapshot --python "$APP_PYTHON" -o "$MANIFEST" --expires 365d --approvals "$APPROVALS"
+    else
+      $PTHGUARD snapshot --python "$APP_PYTHON" -o "$MANIFEST" --expires 365d
+    fi
     ;;
   sign)
     if [ -n "$SIGNATURE" ]; then

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import pwd
 import re
@@ -39,7 +40,7 @@ import pytest
 
 from pthguard.cli.app import build_parser
 from tests.support.interpreters import host_env
-from tests.support.wheels import build_wheel
+from tests.support.wheels import build_wheel, litellm_like_pth
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -372,7 +373,7 @@ def _world_python() -> str:
 class Image:
     """A temporary directory standing in for the image root (nobody can traverse it)."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, extra: dict[str, bytes] | None = None) -> None:
         self.python = python
         self.root = Path(tempfile.mkdtemp(prefix="pthguard-image-", dir="/tmp"))
         self.root.chmod(0o755)
@@ -384,7 +385,7 @@ class Image:
             self.wheels,
             "tinyapp",
             "1.0",
-            {"tinyapp/__init__.py": b"def main():\n    print('tinyapp ok')\n"},
+            {"tinyapp/__init__.py": b"def main():\n    print('tinyapp ok')\n", **(extra or {})},
         )
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         self.requirements = self.work / "requirements.txt"
@@ -518,6 +519,39 @@ def test_image_build_for_real(image: Image) -> None:
         assert not marker.exists()
     finally:
         shutil.rmtree(marker_dir)
+
+
+@pytest.mark.slow
+def test_image_build_fails_on_unapproved_startup_code() -> None:
+    """A dependency that brings a litellm-shaped stealer fails the build at the snapshot step,
+    with the review; nothing is signed or installed. With the hash in a reviewed approvals
+    file the same build succeeds."""
+    marker = Path(tempfile.mkdtemp(prefix="pthguard-marker-", dir="/tmp")) / "ran"
+    stealer = litellm_like_pth(str(marker))
+    image = Image(_world_python(), {"tinyapp_init.pth": stealer})
+    try:
+        proc = image.build(ALL_STEPS)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        digest = hashlib.sha256(stealer).hexdigest()
+        assert (
+            "pthguard: refusing to sign: 1 startup file needs an explicit approval" in proc.stdout
+        )
+        assert f"--approve sha256:{digest}" in proc.stdout
+        assert "decoded payload" in proc.stdout
+        assert not (image.app / "pthguard-manifest.json").exists()
+        assert not any(image.site_packages().glob("!!pthguard-*.pth"))
+        approvals = image.work / "pthguard-approvals.txt"
+        approvals.write_text(f"sha256:{digest} tinyapp_init.pth  # reviewed: test fixture\n")
+        shutil.rmtree(image.app)
+        proc = image.build("venv deps snapshot sign guard", APPROVALS=str(approvals))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        signed = json.loads((image.app / "pthguard-manifest.json").read_bytes())["signed"]
+        assert [(a["sha256"], a["reason"]) for a in signed["approvals"]] == [
+            (digest, "reviewed: test fixture")
+        ]
+    finally:
+        image.remove()
+        shutil.rmtree(marker.parent, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ passes without a word when it is
   line is exactly what setuptools' templates write (:mod:`.legit`, through :func:`.analyze`);
 * a module imported by such a file and owned by the same distribution, whose RECORD holds
   exactly these bytes (``_distutils_hack`` of setuptools, a PEP 660 finder of its project);
+* a ``sitecustomize``/``usercustomize`` that came with the interpreter: outside every site
+  directory and claimed by no distribution's RECORD (Debian's own ``sitecustomize``);
 * in the previous signed manifest with the same sha256 (a startup file, a startup module,
   or an approval recorded there).
 
@@ -70,6 +72,9 @@ class Candidate:
     record_sha256: str | None = None
     #: For an imported module: the path of the startup file that imports it.
     importer: str | None = None
+    #: A startup module that came with the interpreter: outside every site directory and
+    #: claimed by no distribution's RECORD (Debian's stdlib ``sitecustomize``).
+    with_interpreter: bool = False
     versions: tuple[Version, ...] = SUPPORTED_VERSIONS
 
     @property
@@ -228,6 +233,8 @@ def _passes(
             f"part of {candidate.distribution}, which ships the .pth that imports it; "
             "its RECORD holds these exact bytes"
         )
+    if candidate.kind == "module" and candidate.with_interpreter:
+        return "part of the interpreter: outside every site directory, no distribution claims it"
     if candidate.sha256 in previous:
         return f"unchanged: {previous[candidate.sha256]}"
     return None
@@ -289,6 +296,10 @@ def judge_recorded(manifest: Manifest, previous: Mapping[str, str]) -> Judgement
         if module.path is None or module.sha256 is None:
             continue
         why = _recorded_passes(module.sha256, (), "module", previous, approved)
+        if why is None and not any(
+            module.path.startswith(f"{s.path}/") for s in manifest.site_dirs
+        ):
+            why = "part of the interpreter: outside every site directory"
         analysis = replace(analyze_module(module.name + ".py", b"", versions), sha256=module.sha256)
         reviews.append(
             Review(

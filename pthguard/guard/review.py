@@ -115,6 +115,7 @@ def candidates(snap: _snapshot.Snapshot, probe: Probe) -> list[_judge.Candidate]
             data=_read_checked(full, module.sha256),
             distribution=owner,
             versions=versions,
+            with_interpreter=owner is None and not any(_inside(full, s) for s in sites),
         )
     return list(found.values())
 

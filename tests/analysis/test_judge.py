@@ -170,3 +170,18 @@ def test_imports_of_follows_dynamic_and_exec_layers() -> None:
     cov = b"import os, sys;exec('if 1:\\n  from pytest_cov.embed import init\\n  init()')\n"
     assert imports_of(cov, V312) == ["os", "sys", "pytest_cov.embed"]
     assert imports_of(b"../relative/path\n", V312) == []
+
+
+def test_a_startup_module_that_came_with_the_interpreter_passes() -> None:
+    """Debian's stdlib sitecustomize: outside every site directory, no RECORD claims it."""
+    data = b"# install the apport exception handler if available\nimport apport_python_hook\n"
+    stdlib = Candidate(path="/usr/lib/python3.12/sitecustomize.py", name="sitecustomize.py",
+                       kind="module", data=data, with_interpreter=True, versions=V312)  # fmt: skip
+    site = Candidate(path=f"{SITE}/sitecustomize.py", name="sitecustomize.py", kind="module",
+                     data=data, versions=V312)  # fmt: skip
+    assert (
+        judge([stdlib], previous={}, approvals=[])
+        .reviews[0]
+        .why.startswith("part of the interpreter")
+    )
+    assert not judge([site], previous={}, approvals=[]).ok
