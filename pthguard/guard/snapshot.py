@@ -65,12 +65,16 @@ class SnapshotSpec:
     project: str | None = None
 
 
-def next_version(output: Path) -> int:
-    """One more than the version of the manifest at ``output``, or 1 when there is none."""
-    if not output.exists():
-        return 1
-    old = parse_envelope(read_bytes(output, "manifest"), str(output))
-    return old.manifest.version + 1
+def next_version(output: Path, previous: Path | None = None) -> int:
+    """One more than the version of the manifest at ``output`` or of ``previous``, whichever
+    is higher; 1 when there is neither."""
+    versions = [0]
+    for path in (output, previous):
+        if path is not None and path.exists():
+            versions.append(
+                parse_envelope(read_bytes(path, "manifest"), str(path)).manifest.version
+            )
+    return max(versions) + 1
 
 
 def policy_of(spec: SnapshotSpec) -> Policy:

@@ -66,10 +66,12 @@ def refusal_text(judgement: Judgement, approve_command: str) -> str:
         f"pthguard: refusing to sign: {count} startup file{'s' * (count != 1)} "
         f"need{'s' * (count == 1)} an explicit approval by hash; nothing was signed\n"
     )
-    approvals = " ".join(f"--approve {r.approve_with}" for r in judgement.pending)
+    needed = [r for r in judgement.reviews if r.verdict in ("approved", "needs-approval")]
+    approvals = " ".join(f"--approve {r.approve_with}" for r in needed)
     tail = (
         "Review the code above. --yes never approves startup code. To sign it anyway, name "
-        f"each file by its hash:\n  {approve_command} {approvals}\n"
+        f"each file by its hash (those approved already included):\n  {approve_command} "
+        f"{approvals}\n"
     )
     return head + "\n" + review_text(judgement) + "\n" + tail
 

@@ -11,6 +11,7 @@ the outcome observed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -1004,3 +1005,31 @@ def test_main_in_process_matches_subprocess(
     assert code == 0
     assert out.getvalue() == story.verify(story.signed).stdout
     assert sys.stdout is not out
+
+
+def test_diff_shows_the_review_of_new_startup_code(guarded: Guarded, tmp_path: Path) -> None:
+    """diff: what a signer would judge in NEW, with the decoded code of unapproved files."""
+    site = guarded.venv.site_packages
+    line = b"import os, base64; exec(base64.b64decode('cHJpbnQoMSk='))\n"
+    (site / "zz_new.pth").write_bytes(line)
+    new = tmp_path / "new.json"
+    digest = hashlib.sha256(line).hexdigest()
+    snapshot_approved("--python", guarded.venv.python, "-o", new, "--previous", guarded.manifest)
+    text = run_cli("diff", guarded.manifest, new).stdout
+    assert "startup code new in this manifest, as `sign` judges it:" in text
+    assert f"passes: {site / 'zz_new.pth'} (approved in this manifest)" in text
+    doc = json.loads(run_cli("diff", guarded.manifest, new, "--format", "json").stdout)
+    (item,) = [r for r in doc["review"]["reviews"] if r["name"] == "zz_new.pth"]
+    assert (item["sha256"], item["verdict"]) == (digest, "passes")
+    # a manifest that records startup code nobody approved: shown decoded, sign refuses it
+    raw = json.loads(new.read_bytes())
+    del raw["signed"]["approvals"]
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(raw))
+    text = run_cli("diff", guarded.manifest, bare).stdout
+    assert f"--approve sha256:{digest}" in text
+    assert "print(1)" in text
+    proc = run_cli("sign", bare, "--key", guarded.keys.private, "--previous", guarded.manifest)
+    assert proc.returncode == 1, proc.stderr
+    assert "refusing to sign" in proc.stdout
+    assert json.loads(bare.read_bytes())["signatures"] == []

@@ -29,6 +29,15 @@ def test_next_version_follows_the_file_replaced(tmp_path: Path) -> None:
     assert next_version(path) == 8
 
 
+def test_next_version_follows_the_previous_manifest_too(tmp_path: Path) -> None:
+    previous = tmp_path / "signed-v4.json"
+    previous.write_bytes(Envelope.from_manifest(make_manifest(version=4)).to_bytes())
+    assert next_version(tmp_path / "new.json", previous) == 5
+    draft = tmp_path / "draft.json"
+    draft.write_bytes(Envelope.from_manifest(make_manifest(version=9)).to_bytes())
+    assert next_version(draft, previous) == 10
+
+
 def test_next_version_of_a_broken_file_names_it(tmp_path: Path) -> None:
     path = tmp_path / "manifest.json"
     path.write_bytes(b"{")

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,7 +95,7 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
         raise UsageError(f"--threshold {args.threshold} exceeds the {len(signers)} signers given")
     version = args.manifest_version
     if version is None:
-        version = _snapshot.next_version(args.output)
+        version = _snapshot.next_version(args.output, args.previous)
     if version < 1:
         raise UsageError("--version must be positive")
     spec = _snapshot.SnapshotSpec(
@@ -286,15 +288,28 @@ def _diff_options(p: argparse.ArgumentParser) -> None:
 
 def _diff(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard._internal.fs import read_bytes  # noqa: PLC0415
+    from pthguard.analysis.judge import judge_recorded  # noqa: PLC0415
+    from pthguard.guard.review import previous_hashes  # noqa: PLC0415
     from pthguard.manifest import compare as _compare  # noqa: PLC0415
     from pthguard.manifest import envelope as _envelope  # noqa: PLC0415
+    from pthguard.render import review as _review  # noqa: PLC0415
     from pthguard.render import verify as _render  # noqa: PLC0415
 
     old = _envelope.parse_envelope(read_bytes(args.old, "manifest"), str(args.old))
     new = _envelope.parse_envelope(read_bytes(args.new, "manifest"), str(args.new))
     differences = _compare.diff_manifests(old.manifest, new.manifest)
-    render = _render.diff_json if args.format == "json" else _render.diff_text
-    ctx.out.write(render(str(args.old), str(args.new), differences))
+    # the startup code NEW adds, judged as sign would judge it against OLD
+    judgement = judge_recorded(new.manifest, previous_hashes(old.manifest))
+    changed = [r for r in judgement.reviews if not r.why.startswith("unchanged")]
+    if args.format == "json":
+        doc = json.loads(_render.diff_json(str(args.old), str(args.new), differences))
+        doc["review"] = json.loads(_review.review_json(replace(judgement, reviews=tuple(changed))))
+        ctx.out.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        ctx.out.write(_render.diff_text(str(args.old), str(args.new), differences))
+        if changed:
+            ctx.out.write("\nstartup code new in this manifest, as `sign` judges it:\n")
+            ctx.out.write(_review.review_text(replace(judgement, reviews=tuple(changed))))
     return EXIT_DIFFERENCES if differences else EXIT_OK
 
 
