@@ -29,8 +29,9 @@ class CanonicalJSONError(PthguardError):
     """A value cannot be written as canonical JSON."""
 
 
-class ManifestError(PthguardError):
-    """A manifest is not well formed. ``problems`` lists every ``path: message``."""
+class ProblemsError(PthguardError):
+    """An input with several problems at once: ``problems`` lists every ``path: message``;
+    the message names the first five."""
 
     def __init__(
         self, message: str, problems: list[str] | None = None, *, remedy: str = ""
@@ -41,6 +42,10 @@ class ManifestError(PthguardError):
             if len(self.problems) > 5:
                 message += f" (and {len(self.problems) - 5} more)"
         super().__init__(message, remedy=remedy)
+
+
+class ManifestError(ProblemsError):
+    """A manifest is not well formed."""
 
 
 class KeyFileError(PthguardError):
@@ -71,19 +76,8 @@ class InstallError(PthguardError):
     """The guard cannot be installed, inspected or removed."""
 
 
-class LockError(PthguardError):
-    """A lock file cannot be read or parsed (exit code 3). ``problems`` lists every
-    ``path: message`` when the parser found several."""
-
-    def __init__(
-        self, message: str, problems: list[str] | None = None, *, remedy: str = ""
-    ) -> None:
-        self.problems = list(problems or [])
-        if self.problems:
-            message = f"{message}: " + "; ".join(self.problems[:5])
-            if len(self.problems) > 5:
-                message += f" (and {len(self.problems) - 5} more)"
-        super().__init__(message, remedy=remedy)
+class LockError(ProblemsError):
+    """A lock file cannot be read or parsed (exit code 3)."""
 
 
 class ApprovalError(PthguardError):
