@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from pthguard.environment.snapshot import Snapshot, sha256_file, stat_fingerprint
+from pthguard._internal.hashing import sha256_file, stat_fingerprint
+from pthguard.environment.snapshot import Snapshot
 from pthguard.manifest.compare import Difference
 from pthguard.manifest.model import Manifest
 

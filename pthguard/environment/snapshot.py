@@ -4,7 +4,8 @@ For every site directory the target processes at startup (see :mod:`pthguard.env
 each ``.pth``/``.start`` file (exact bytes hashed, code lines, owning distribution), every
 distribution (``*.dist-info`` and ``*.egg-info``), top-level entries no distribution claims,
 and files claimed twice; then the ``sitecustomize``/``usercustomize`` module that would be
-imported. Nothing of the target is imported or executed.
+imported (found by :mod:`pthguard.environment.finder`). Nothing of the target is imported or
+executed.
 
 Problems that make an honest manifest impossible (an unreadable ``.pth``, a non-UTF-8 name)
 are ``error`` findings: ``snapshot`` refuses to write a manifest while any is present.
@@ -12,18 +13,17 @@ are ``error`` findings: ``snapshot`` refuses to write a manifest while any is pr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
-from pathlib import Path
 from typing import Literal
 
 from packaging.utils import canonicalize_name
 
+from pthguard._internal.hashing import sha256_bytes, sha256_file
+from pthguard.environment.finder import find_module
 from pthguard.environment.probe import Probe
 from pthguard.errors import ScanError
 from pthguard.formats import pth as _pth
@@ -92,20 +92,6 @@ class Snapshot:
         return [f for f in self.findings if f.severity == "error"]
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | Path) -> str:
-    with open(path, "rb") as handle:
-        if hasattr(hashlib, "file_digest"):  # 3.11+: the read loop runs in C
-            return str(hashlib.file_digest(handle, "sha256").hexdigest())
-        digest = hashlib.sha256()
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _utf8_name(name: str) -> bool:
     try:
         name.encode("utf-8")
@@ -134,7 +120,7 @@ def scan(probe: Probe, own: dict[str, bytes | None] | None = None) -> Snapshot:
     search = [*probe.sys_path, *(s.path for s in snap.site_dirs), *snap.path_lines]
     names = ["sitecustomize"] + (["usercustomize"] if probe.user_site_enabled else [])
     for module in names:
-        snap.startup_modules.append(_find_module(snap, probe, module, search))
+        snap.startup_modules.append(_startup_module(snap, probe, module, search))
     return snap
 
 
@@ -427,36 +413,12 @@ def _is_editable(data: bytes) -> bool:
     return isinstance(dir_info, dict) and dir_info.get("editable") is True
 
 
-def _suffixes(probe: Probe) -> list[str]:
-    return [*probe.extension_suffixes, *probe.source_suffixes, *probe.bytecode_suffixes]
-
-
-def _locate(
-    suffixes: list[str], entries: list[str], name: str, skip: Callable[[str], bool]
-) -> tuple[str, str | None] | None:
-    """The file the path finder loads for ``name`` along ``entries``, with the package
-    directory when it is a package (a directory with an ``__init__`` wins over a module
-    file in the same entry, as in ``FileFinder``); ``skip`` passes over given files."""
-    for entry in entries:
-        base = os.path.join(entry, name)
-        if os.path.isdir(base):
-            for suffix in suffixes:
-                init = os.path.join(base, "__init__" + suffix)
-                if os.path.isfile(init) and not skip(init):
-                    return init, base
-        for suffix in suffixes:
-            if os.path.isfile(base + suffix) and not skip(base + suffix):
-                return base + suffix, None
-    return None
-
-
-def _find_module(snap: Snapshot, probe: Probe, module: str, search: list[str]) -> StartupModule:
-    """The file ``import module`` would execute along ``search``, as the path finder does
-    (pthguard's own watchdog is passed over: it chains to the next one)."""
-    found = _locate(_suffixes(probe), search, module, snap.is_own)
-    if found is None:
+def _startup_module(snap: Snapshot, probe: Probe, module: str, search: list[str]) -> StartupModule:
+    """The file ``import module`` would execute along ``search``, hashed (pthguard's own
+    watchdog is passed over: it chains to the next one)."""
+    path = find_module(probe, search, module, snap.is_own)
+    if path is None:
         return StartupModule(name=module, path=None, sha256=None)  # type: ignore[arg-type]
-    path = found[0]
     try:
         digest: str | None = sha256_file(path)
     except OSError as exc:
@@ -481,20 +443,6 @@ def to_manifest(
     )
 
 
-def module_chain(probe: Probe, search: list[str], dotted: str) -> list[str]:
-    """Files that importing ``dotted`` executes (each package ``__init__``, then the module),
-    found the way the path finder finds them, without importing anything."""
-    chain: list[str] = []
-    entries = search
-    for part in dotted.split("."):
-        found = _locate(_suffixes(probe), entries, part, lambda _path: False)
-        if found is None:
-            break
-        chain.append(found[0])
-        entries = [found[1]] if found[1] is not None else []
-    return chain
-
-
 def live_manifest(snap: Snapshot, signed: Manifest) -> Manifest:
     """The live environment in the frame of a ``signed`` manifest (same version, times and
     policy), ready for :func:`pthguard.manifest.compare.compare`."""
@@ -505,9 +453,3 @@ def live_manifest(snap: Snapshot, signed: Manifest) -> Manifest:
         expires=signed.expires,
         policy=signed.policy,
     )
-
-
-def stat_fingerprint(path: str) -> tuple[int, int, int, int, int]:
-    """(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns): what a stat-keyed cache keys on."""
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
