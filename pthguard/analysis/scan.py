@@ -31,9 +31,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Final
 
-from pthguard.analysis.analyze import SUPPORTED_VERSIONS, Analysis, Finding, analyze, startup_kind
+from pthguard.analysis.analyze import SUPPORTED_VERSIONS, Analysis, analyze, startup_kind
 from pthguard.analysis.report import Item, Report
 from pthguard.errors import PthguardError
+from pthguard.findings import Finding
 from pthguard.formats import pth as _pth
 from pthguard.gate.names import hidden_flag
 

@@ -7,8 +7,11 @@ and files claimed twice; then the ``sitecustomize``/``usercustomize`` module tha
 imported (found by :mod:`pthguard.environment.finder`). Nothing of the target is imported or
 executed.
 
-Problems that make an honest manifest impossible (an unreadable ``.pth``, a non-UTF-8 name)
-are ``error`` findings: ``snapshot`` refuses to write a manifest while any is present.
+What the scan cannot describe or finds doubtful is a :class:`~pthguard.findings.Finding` of a
+rule in :data:`pthguard.environment.rules.RULES`. Problems that make an honest manifest
+impossible (an unreadable ``.pth``, a non-UTF-8 name) are the rules in
+:data:`~pthguard.environment.rules.BLOCKING`, listed by :attr:`Snapshot.errors`:
+``snapshot`` refuses to write a manifest while any is present.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ import os
 import stat
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
-from typing import Literal
 
 from packaging.utils import canonicalize_name
 
 from pthguard._internal.hashing import sha256_bytes, sha256_file
 from pthguard.environment.finder import find_module
 from pthguard.environment.probe import Probe
+from pthguard.environment.rules import BLOCKING, RULES
 from pthguard.errors import ScanError
+from pthguard.findings import Finding
 from pthguard.formats import pth as _pth
 from pthguard.formats import record as _record
 from pthguard.manifest.model import (
@@ -39,18 +43,10 @@ from pthguard.manifest.model import (
     StartupModule,
 )
 
-Severity = Literal["error", "warning", "info"]
 STARTUP_SUFFIXES = (".pth", ".start")
 METADATA_SUFFIXES = (".dist-info", ".egg-info")
 #: Top-level names that hold only bytecode caches: never executed without their source.
 IGNORED_TOP_LEVEL = frozenset({"__pycache__"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    severity: Severity
-    path: str
-    message: str
 
 
 @dataclass(slots=True, kw_only=True)
@@ -89,7 +85,12 @@ class Snapshot:
 
     @property
     def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
+        """The findings that prevent an honest manifest (their rule is in ``BLOCKING``)."""
+        return [f for f in self.findings if f.rule in BLOCKING]
+
+    def note(self, rule: str, path: str, message: str) -> None:
+        """Add a finding of ``rule`` (from :data:`~pthguard.environment.rules.RULES`)."""
+        self.findings.append(RULES[rule].finding(message, path=path))
 
 
 def _utf8_name(name: str) -> bool:
@@ -128,7 +129,7 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
     try:
         names = sorted(os.listdir(path))
     except OSError as exc:
-        snap.findings.append(Finding(severity="error", path=path, message=f"cannot list: {exc}"))
+        snap.note("unreadable", path, f"cannot list: {exc}")
         return
     good_names = []
     for name in names:
@@ -138,13 +139,11 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
             good_names.append(name)
         else:
             shown = os.fsencode(name)
-            snap.findings.append(
-                Finding(
-                    severity="error",
-                    # printable, valid UTF-8 (reports are JSON): \xNN for each bad byte
-                    path=os.path.join(path, shown.decode("utf-8", "backslashreplace")),
-                    message=f"file name {shown!r} is not UTF-8; rename or remove it",
-                )
+            snap.note(
+                "non-utf8-name",
+                # printable, valid UTF-8 (reports are JSON): \xNN for each bad byte
+                os.path.join(path, shown.decode("utf-8", "backslashreplace")),
+                f"file name {shown!r} is not UTF-8; rename or remove it",
             )
     claims: dict[str, list[str]] = {}
     dists: list[DistributionScan] = []
@@ -170,12 +169,10 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
     ]
     for rel, owners in sorted(claims.items()):
         if len(set(owners)) > 1:
-            snap.findings.append(
-                Finding(
-                    severity="warning",
-                    path=os.path.join(path, rel),
-                    message="claimed by several distributions: " + ", ".join(sorted(set(owners))),
-                )
+            snap.note(
+                "claimed-twice",
+                os.path.join(path, rel),
+                "claimed by several distributions: " + ", ".join(sorted(set(owners))),
             )
     snap.site_dirs.append(
         SiteDir(
@@ -195,38 +192,28 @@ def _scan_startup_file(
     try:
         info = os.stat(full)
     except FileNotFoundError:
-        snap.findings.append(
-            Finding(
-                severity="error",
-                path=full,
-                message="dangling symlink: Python skips it, but it cannot be allowlisted; "
-                "remove it",
-            )
+        snap.note(
+            "dangling-symlink",
+            full,
+            "dangling symlink: Python skips it, but it cannot be allowlisted; remove it",
         )
         return None
     except OSError as exc:
-        snap.findings.append(Finding(severity="error", path=full, message=f"cannot stat: {exc}"))
+        snap.note("unreadable", full, f"cannot stat: {exc}")
         return None
     if not stat.S_ISREG(info.st_mode):
-        snap.findings.append(
-            Finding(
-                severity="error",
-                path=full,
-                message="not a regular file: Python skips it, but it cannot be allowlisted; "
-                "remove it",
-            )
+        snap.note(
+            "not-regular-file",
+            full,
+            "not a regular file: Python skips it, but it cannot be allowlisted; remove it",
         )
         return None
     try:
         with open(full, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        snap.findings.append(
-            Finding(
-                severity="error",
-                path=full,
-                message=f"cannot read ({exc.strerror}); fix its permissions or remove it",
-            )
+        snap.note(
+            "unreadable", full, f"cannot read ({exc.strerror}); fix its permissions or remove it"
         )
         return None
     if name.endswith(".pth"):
@@ -240,13 +227,11 @@ def _scan_startup_file(
             code = [entry.text for entry in _pth.parse_start(data)]
         except UnicodeDecodeError:
             code = []  # 3.15 ignores the whole file: no entry point runs
-            snap.findings.append(
-                Finding(
-                    severity="warning",
-                    path=full,
-                    message="not UTF-8: Python ignores this .start file; "
-                    "allowlisted by its bytes, with no entry points",
-                )
+            snap.note(
+                "start-not-utf8",
+                full,
+                "not UTF-8: Python ignores this .start file; "
+                "allowlisted by its bytes, with no entry points",
             )
     owners = claims.get(name, [])
     return StartupFile(
@@ -295,9 +280,7 @@ def _scan_distribution(
     kind = "dist-info" if meta_name.endswith(".dist-info") else "egg-info"
     is_dir = os.path.isdir(meta_path)
     if kind == "dist-info" and not is_dir:
-        snap.findings.append(
-            Finding(severity="warning", path=meta_path, message="not a directory; ignored")
-        )
+        snap.note("metadata-not-directory", meta_path, "not a directory; ignored")
         return None
     metadata_file = (
         os.path.join(meta_path, "METADATA" if kind == "dist-info" else "PKG-INFO")
@@ -307,25 +290,18 @@ def _scan_distribution(
     try:
         metadata = _read_optional(metadata_file)
     except OSError as exc:
-        snap.findings.append(
-            Finding(severity="error", path=metadata_file, message=f"cannot read: {exc.strerror}")
-        )
+        snap.note("unreadable", metadata_file, f"cannot read: {exc.strerror}")
         return None
     if metadata is None:
-        snap.findings.append(
-            Finding(
-                severity="warning",
-                path=meta_path,
-                message="no METADATA/PKG-INFO: not a distribution Python can see; "
-                "remove the directory",
-            )
+        snap.note(
+            "metadata-missing",
+            meta_path,
+            "no METADATA/PKG-INFO: not a distribution Python can see; remove the directory",
         )
         return None
     raw_name, version = _metadata_fields(metadata)
     if not raw_name or not version:
-        snap.findings.append(
-            Finding(severity="error", path=metadata_file, message="metadata lacks Name or Version")
-        )
+        snap.note("metadata-incomplete", metadata_file, "metadata lacks Name or Version")
         return None
     name = canonicalize_name(raw_name)
     installer = None
@@ -343,35 +319,25 @@ def _scan_distribution(
             editable = _is_editable(direct_url)
         record = _read_optional(os.path.join(meta_path, "RECORD"))
         if record is None:
-            snap.findings.append(
-                Finding(
-                    severity="warning",
-                    path=meta_path,
-                    message="no RECORD: its files cannot be checked (reinstall it with pip)",
-                )
+            snap.note(
+                "record-missing",
+                meta_path,
+                "no RECORD: its files cannot be checked (reinstall it with pip)",
             )
         else:
             record_hash = sha256_bytes(record)
             rows, problems = _record.read_record(record)
             for problem in problems:
-                snap.findings.append(
-                    Finding(
-                        severity="warning",
-                        path=os.path.join(meta_path, "RECORD"),
-                        message=problem,
-                    )
-                )
+                snap.note("record-malformed", os.path.join(meta_path, "RECORD"), problem)
             for row in rows:
                 _claim(claims, site, site, row.path, name)
     elif is_dir:
         listing = _read_optional(os.path.join(meta_path, "installed-files.txt"))
         if listing is None:
-            snap.findings.append(
-                Finding(
-                    severity="warning",
-                    path=meta_path,
-                    message="egg-info without installed-files.txt: its files cannot be checked",
-                )
+            snap.note(
+                "installed-files-missing",
+                meta_path,
+                "egg-info without installed-files.txt: its files cannot be checked",
             )
         else:
             for line in listing.decode("utf-8", "replace").splitlines():
@@ -386,9 +352,7 @@ def _scan_distribution(
                 try:
                     files.append(FileHash(path=inside, sha256=sha256_file(full)))
                 except OSError as exc:
-                    snap.findings.append(
-                        Finding(severity="error", path=full, message=f"cannot read: {exc}")
-                    )
+                    snap.note("unreadable", full, f"cannot read: {exc}")
     entry = Distribution(
         name=name,
         version=version,
@@ -422,7 +386,7 @@ def _startup_module(snap: Snapshot, probe: Probe, module: str, search: list[str]
     try:
         digest: str | None = sha256_file(path)
     except OSError as exc:
-        snap.findings.append(Finding(severity="error", path=path, message=f"cannot read: {exc}"))
+        snap.note("unreadable", path, f"cannot read: {exc}")
         digest = None
     return StartupModule(name=module, path=path, sha256=digest)  # type: ignore[arg-type]
 

@@ -16,8 +16,8 @@ from pthguard._internal.fs import read_bytes, write_atomic
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
-from pthguard.environment.snapshot import Finding
 from pthguard.errors import PthguardError
+from pthguard.findings import Finding
 from pthguard.manifest import project as _project
 from pthguard.manifest.envelope import Envelope, parse_envelope
 from pthguard.manifest.keys import PublicKey

@@ -14,7 +14,7 @@ from pthguard.cli.passphrase import passphrase, passphrase_options
 from pthguard.errors import PthguardError, UsageError
 
 if TYPE_CHECKING:
-    from pthguard.environment.snapshot import Finding
+    from pthguard.findings import Finding
     from pthguard.manifest.keys import PrivateKey
 
 __all__ = ["COMMANDS"]
@@ -60,6 +60,7 @@ def _snapshot_options(p: argparse.ArgumentParser) -> None:
 def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.guard import snapshot as _snapshot  # noqa: PLC0415
     from pthguard.manifest import keys as _keys  # noqa: PLC0415
+    from pthguard.render.findings import environment_word  # noqa: PLC0415
 
     now = ctx.clock()
     expires = parse_expires(args.expires, now)
@@ -89,7 +90,7 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
     )
 
     def report(finding: Finding) -> None:
-        ctx.diagnose(finding.severity, f"{finding.path}: {finding.message}")
+        ctx.diagnose(environment_word(finding), f"{finding.path}: {finding.message}")
 
     manifest = _snapshot.write(args.output, args.python, spec, on_finding=report)
     startup = sum(len(s.startup_files) for s in manifest.site_dirs)
