@@ -13,8 +13,10 @@ names (an unreadable file, a name or file a result cannot describe): ``scan`` an
 become an honest manifest (``snapshot`` writes nothing, ``verify`` is not ok, ``install``
 refuses).
 
-How each command shows findings (``error``/``warning`` for ``verify`` and ``snapshot``,
-SARIF levels for ``scan``) is decided in ``render/``.
+Results that are not findings keep their own words: a :class:`~pthguard.manifest.compare.
+Difference` between a manifest and the live environment is a ``violation`` or a ``notice``
+(its ``verdict``), not a severity. How each command shows findings (``error``/``warning``
+for ``verify`` and ``snapshot``, SARIF levels for ``scan``) is decided in ``render/``.
 """
 
 from __future__ import annotations

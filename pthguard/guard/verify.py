@@ -43,7 +43,7 @@ class VerifyReport:
 
     @property
     def violations(self) -> list[Difference]:
-        return [d for d in self.differences if d.severity == "violation"]
+        return [d for d in self.differences if d.verdict == "violation"]
 
     @property
     def errors(self) -> list[Finding]:

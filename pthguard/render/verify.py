@@ -27,7 +27,7 @@ def difference_lines(diff: Difference) -> list[str]:
     if diff.category in ("site_dir", "environment", "unclaimed"):
         words = {"added": "new", "removed": "missing", "changed": "changed"}
     head = f"{words[diff.change]} {diff.category.replace('_', ' ')} {diff.subject}"
-    if diff.severity == "notice":
+    if diff.verdict == "notice":
         head += " (notice)"
     out = [head]
     if diff.expected is not None:
