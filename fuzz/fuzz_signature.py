@@ -10,7 +10,8 @@ from _common import run
 
 with atheris.instrument_imports():
     from pthguard.errors import PthguardError
-    from pthguard.formats.sshsig import parse_allowed_signers, parse_public_key_line
+    from pthguard.formats.allowed_signers import parse_allowed_signers
+    from pthguard.formats.openssh import parse_public_key_line
     from pthguard.manifest.detached import read_payload, read_signature_file
 
 

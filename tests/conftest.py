@@ -167,7 +167,7 @@ def approvals_for(python: str | Path) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         out = io.StringIO()
         argv = ["snapshot", "--python", str(python), "-o", f"{tmp}/m.json", "--format", "json"]
-        code = main(argv, out=out)
+        code = main(argv, out=out, err=io.StringIO())
         assert code in (0, 1), out.getvalue()
         return pending_approvals(json.loads(out.getvalue()))
 
@@ -176,7 +176,9 @@ def snapshot_approved(*argv: str | Path) -> str:
     """``pthguard snapshot ARGV``, approving the startup code its review lists (the test
     environments hold startup code of their own on purpose); returns the standard output."""
     out = io.StringIO()
-    code = main(["snapshot", *(str(a) for a in argv), "--format", "json"], out=out)
+    code = main(
+        ["snapshot", *(str(a) for a in argv), "--format", "json"], out=out, err=io.StringIO()
+    )
     if code == 1:
         return main_ok("snapshot", *argv, *pending_approvals(json.loads(out.getvalue())))
     assert code == 0, out.getvalue()

@@ -25,7 +25,8 @@ from typing import Final, Literal
 from pthguard.analysis.decode import CodeFacts, Event, examine
 from pthguard.analysis.legit import known_file, template_line
 from pthguard.analysis.reach import reach_of
-from pthguard.analysis.rules import RULES, Severity, rank, worst
+from pthguard.analysis.rules import RULES
+from pthguard.findings import Finding, Severity, rank, worst
 from pthguard.formats import pth as _pth
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "Analysis",
     "Decoded",
     "FileKind",
-    "Finding",
     "analyze",
     "analyze_module",
     "startup_kind",
@@ -81,21 +81,6 @@ _MESSAGES: Final[dict[str, str]] = {
     "import": "imports {} (its code runs at startup and is not followed here)",
     "syntax-error": "does not parse ({}); it fails when it runs",
 }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """One thing worth knowing about a file, with a rule id from :data:`~.rules.RULES`."""
-
-    rule: str
-    severity: Severity
-    message: str
-    #: 1-based line in the file (for ``.pth``: as the newest version that executes it counts).
-    line: int | None = None
-    #: The code the finding is about, clipped.
-    evidence: str = ""
-    #: The Python versions it applies to ("3.13", ...) when not all of those analysed.
-    versions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from pthguard.analysis.analyze import SUPPORTED_VERSIONS, Finding, analyze, startup_kind
+from pthguard.analysis.analyze import SUPPORTED_VERSIONS, analyze, startup_kind
 from pthguard.analysis.archive import (
     MAX_MEMBERS,
     ArchiveError,
@@ -47,6 +47,7 @@ from pthguard.analysis.archive import (
 from pthguard.analysis.report import Item, Report
 from pthguard.analysis.rules import RULES
 from pthguard.analysis.scan import unreadable
+from pthguard.findings import Finding, Severity
 from pthguard.formats import record as _record
 
 __all__ = ["inspect", "inspect_sdist", "inspect_wheel"]
@@ -103,8 +104,8 @@ def _inspect_one(path: str) -> list[Item]:
     return [unreadable(path, "not a wheel (.whl) or sdist (.tar.gz, .zip)", kind="archive")]
 
 
-def _finding(rule: str, message: str, *, severity: str | None = None) -> Finding:
-    return Finding(rule=rule, severity=severity or RULES[rule].severity, message=message)  # type: ignore[arg-type]
+def _finding(rule: str, message: str, *, severity: Severity | None = None) -> Finding:
+    return Finding(rule=rule, severity=severity or RULES[rule].severity, message=message)
 
 
 def _capped(findings: list[Finding], rule: str, what: str) -> list[Finding]:

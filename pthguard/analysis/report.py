@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pthguard.analysis.analyze import Analysis, Finding
-from pthguard.analysis.rules import RULES, SEVERITIES, Severity, rank, worst
+from pthguard.analysis.analyze import Analysis
+from pthguard.analysis.rules import RULES
+from pthguard.findings import SEVERITIES, Finding, Severity, rank, worst
 
 __all__ = ["Item", "ItemKind", "Report"]
 

@@ -31,9 +31,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Final
 
-from pthguard.analysis.analyze import SUPPORTED_VERSIONS, Analysis, Finding, analyze, startup_kind
+from pthguard.analysis.analyze import SUPPORTED_VERSIONS, Analysis, analyze, startup_kind
 from pthguard.analysis.report import Item, Report
 from pthguard.errors import PthguardError
+from pthguard.findings import Finding
 from pthguard.formats import pth as _pth
 from pthguard.gate.names import hidden_flag
 
@@ -90,7 +91,7 @@ def read_startup_file(path: str) -> bytes | Item:
 
 def _scan_python(python: str) -> list[Item]:
     from pthguard.environment import probe as _probe  # noqa: PLC0415
-    from pthguard.environment import snapshot as _snapshot  # noqa: PLC0415
+    from pthguard.environment.finder import module_chain  # noqa: PLC0415
 
     try:
         probe = _probe.probe(python)
@@ -135,7 +136,7 @@ def _scan_python(python: str) -> list[Item]:
     search = [*probe.sys_path, *site_dirs, *path_lines]
     modules = _STARTUP_MODULES if probe.user_site_enabled else _STARTUP_MODULES[:1]
     for module in modules:
-        chain = _snapshot.module_chain(probe, search, module)
+        chain = module_chain(probe, search, module)
         if not chain:
             continue
         found = chain[0]

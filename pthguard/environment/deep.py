@@ -26,13 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from pthguard.environment.snapshot import Snapshot, sha256_file, stat_fingerprint
+from pthguard._internal.hashing import sha256_file, stat_fingerprint
+from pthguard.environment.snapshot import Snapshot
+from pthguard.gate.schema import RACY_MARGIN_NS
 from pthguard.manifest.compare import Difference
 from pthguard.manifest.model import Manifest
 
 _BATCH = 64
 _CACHE_FORMAT = ("pthguard-deep", 2)
-_RACY_MARGIN_NS = 20_000_000
 Fingerprint = tuple[int, int, int, int, int]
 Job = tuple[str, str, str]  # path, expected sha256, owner
 
@@ -70,7 +71,7 @@ class HashCache:
             and isinstance(data.get("written_ns"), int)
         ):
             self.entries = data["entries"]
-            self.trusted_before = data["written_ns"] - _RACY_MARGIN_NS
+            self.trusted_before = data["written_ns"] - RACY_MARGIN_NS
 
     def lookup(self, path: str, fingerprint: Fingerprint) -> str | None:
         entry = self.entries.get(path)

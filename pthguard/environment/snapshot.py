@@ -4,28 +4,32 @@ For every site directory the target processes at startup (see :mod:`pthguard.env
 each ``.pth``/``.start`` file (exact bytes hashed, code lines, owning distribution), every
 distribution (``*.dist-info`` and ``*.egg-info``), top-level entries no distribution claims,
 and files claimed twice; then the ``sitecustomize``/``usercustomize`` module that would be
-imported. Nothing of the target is imported or executed.
+imported (found by :mod:`pthguard.environment.finder`). Nothing of the target is imported or
+executed.
 
-Problems that make an honest manifest impossible (an unreadable ``.pth``, a non-UTF-8 name)
-are ``error`` findings: ``snapshot`` refuses to write a manifest while any is present.
+What the scan cannot describe or finds doubtful is a :class:`~pthguard.findings.Finding` of a
+rule in :data:`pthguard.environment.rules.RULES`. Problems that make an honest manifest
+impossible (an unreadable ``.pth``, a non-UTF-8 name) are the rules in
+:data:`~pthguard.environment.rules.BLOCKING`, listed by :attr:`Snapshot.errors`:
+``snapshot`` refuses to write a manifest while any is present.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
-from pathlib import Path
-from typing import Literal
 
 from packaging.utils import canonicalize_name
 
+from pthguard._internal.hashing import sha256_bytes, sha256_file
+from pthguard.environment.finder import find_module
 from pthguard.environment.probe import Probe
+from pthguard.environment.rules import BLOCKING, RULES
 from pthguard.errors import ScanError
+from pthguard.findings import Finding
 from pthguard.formats import pth as _pth
 from pthguard.formats import record as _record
 from pthguard.manifest.model import (
@@ -39,18 +43,10 @@ from pthguard.manifest.model import (
     StartupModule,
 )
 
-Severity = Literal["error", "warning", "info"]
 STARTUP_SUFFIXES = (".pth", ".start")
 METADATA_SUFFIXES = (".dist-info", ".egg-info")
 #: Top-level names that hold only bytecode caches: never executed without their source.
 IGNORED_TOP_LEVEL = frozenset({"__pycache__"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    severity: Severity
-    path: str
-    message: str
 
 
 @dataclass(slots=True, kw_only=True)
@@ -89,21 +85,17 @@ class Snapshot:
 
     @property
     def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
+        """The findings that prevent an honest manifest (their rule is in ``BLOCKING``)."""
+        return [f for f in self.findings if f.rule in BLOCKING]
 
+    def import_search(self, probe: Probe) -> list[str]:
+        """Where an import at startup looks, in order: the interpreter's own ``sys.path``
+        (under ``-S``), the site directories, then the directories ``.pth`` path lines add."""
+        return [*probe.sys_path, *(s.path for s in self.site_dirs), *self.path_lines]
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | Path) -> str:
-    with open(path, "rb") as handle:
-        if hasattr(hashlib, "file_digest"):  # 3.11+: the read loop runs in C
-            return str(hashlib.file_digest(handle, "sha256").hexdigest())
-        digest = hashlib.sha256()
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    def note(self, rule: str, path: str, message: str) -> None:
+        """Add a finding of ``rule`` (from :data:`~pthguard.environment.rules.RULES`)."""
+        self.findings.append(RULES[rule].finding(message, path=path))
 
 
 def _utf8_name(name: str) -> bool:
@@ -131,10 +123,10 @@ def scan(probe: Probe, own: dict[str, bytes | None] | None = None) -> Snapshot:
     for site in probe.site_dirs:
         if site.exists:
             _scan_site_dir(snap, probe, site.path, site.role)
-    search = [*probe.sys_path, *(s.path for s in snap.site_dirs), *snap.path_lines]
+    search = snap.import_search(probe)
     names = ["sitecustomize"] + (["usercustomize"] if probe.user_site_enabled else [])
     for module in names:
-        snap.startup_modules.append(_find_module(snap, probe, module, search))
+        snap.startup_modules.append(_startup_module(snap, probe, module, search))
     return snap
 
 
@@ -142,7 +134,7 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
     try:
         names = sorted(os.listdir(path))
     except OSError as exc:
-        snap.findings.append(Finding(severity="error", path=path, message=f"cannot list: {exc}"))
+        snap.note("unreadable", path, f"cannot list: {exc}")
         return
     good_names = []
     for name in names:
@@ -152,13 +144,11 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
             good_names.append(name)
         else:
             shown = os.fsencode(name)
-            snap.findings.append(
-                Finding(
-                    severity="error",
-                    # printable, valid UTF-8 (reports are JSON): \xNN for each bad byte
-                    path=os.path.join(path, shown.decode("utf-8", "backslashreplace")),
-                    message=f"file name {shown!r} is not UTF-8; rename or remove it",
-                )
+            snap.note(
+                "non-utf8-name",
+                # printable, valid UTF-8 (reports are JSON): \xNN for each bad byte
+                os.path.join(path, shown.decode("utf-8", "backslashreplace")),
+                f"file name {shown!r} is not UTF-8; rename or remove it",
             )
     claims: dict[str, list[str]] = {}
     dists: list[DistributionScan] = []
@@ -184,12 +174,10 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
     ]
     for rel, owners in sorted(claims.items()):
         if len(set(owners)) > 1:
-            snap.findings.append(
-                Finding(
-                    severity="warning",
-                    path=os.path.join(path, rel),
-                    message="claimed by several distributions: " + ", ".join(sorted(set(owners))),
-                )
+            snap.note(
+                "claimed-twice",
+                os.path.join(path, rel),
+                "claimed by several distributions: " + ", ".join(sorted(set(owners))),
             )
     snap.site_dirs.append(
         SiteDir(
@@ -209,38 +197,28 @@ def _scan_startup_file(
     try:
         info = os.stat(full)
     except FileNotFoundError:
-        snap.findings.append(
-            Finding(
-                severity="error",
-                path=full,
-                message="dangling symlink: Python skips it, but it cannot be allowlisted; "
-                "remove it",
-            )
+        snap.note(
+            "dangling-symlink",
+            full,
+            "dangling symlink: Python skips it, but it cannot be allowlisted; remove it",
         )
         return None
     except OSError as exc:
-        snap.findings.append(Finding(severity="error", path=full, message=f"cannot stat: {exc}"))
+        snap.note("unreadable", full, f"cannot stat: {exc}")
         return None
     if not stat.S_ISREG(info.st_mode):
-        snap.findings.append(
-            Finding(
-                severity="error",
-                path=full,
-                message="not a regular file: Python skips it, but it cannot be allowlisted; "
-                "remove it",
-            )
+        snap.note(
+            "not-regular-file",
+            full,
+            "not a regular file: Python skips it, but it cannot be allowlisted; remove it",
         )
         return None
     try:
         with open(full, "rb") as handle:
             data = handle.read()
     except OSError as exc:
-        snap.findings.append(
-            Finding(
-                severity="error",
-                path=full,
-                message=f"cannot read ({exc.strerror}); fix its permissions or remove it",
-            )
+        snap.note(
+            "unreadable", full, f"cannot read ({exc.strerror}); fix its permissions or remove it"
         )
         return None
     if name.endswith(".pth"):
@@ -254,13 +232,11 @@ def _scan_startup_file(
             code = [entry.text for entry in _pth.parse_start(data)]
         except UnicodeDecodeError:
             code = []  # 3.15 ignores the whole file: no entry point runs
-            snap.findings.append(
-                Finding(
-                    severity="warning",
-                    path=full,
-                    message="not UTF-8: Python ignores this .start file; "
-                    "allowlisted by its bytes, with no entry points",
-                )
+            snap.note(
+                "start-not-utf8",
+                full,
+                "not UTF-8: Python ignores this .start file; "
+                "allowlisted by its bytes, with no entry points",
             )
     owners = claims.get(name, [])
     return StartupFile(
@@ -309,9 +285,7 @@ def _scan_distribution(
     kind = "dist-info" if meta_name.endswith(".dist-info") else "egg-info"
     is_dir = os.path.isdir(meta_path)
     if kind == "dist-info" and not is_dir:
-        snap.findings.append(
-            Finding(severity="warning", path=meta_path, message="not a directory; ignored")
-        )
+        snap.note("metadata-not-directory", meta_path, "not a directory; ignored")
         return None
     metadata_file = (
         os.path.join(meta_path, "METADATA" if kind == "dist-info" else "PKG-INFO")
@@ -321,25 +295,18 @@ def _scan_distribution(
     try:
         metadata = _read_optional(metadata_file)
     except OSError as exc:
-        snap.findings.append(
-            Finding(severity="error", path=metadata_file, message=f"cannot read: {exc.strerror}")
-        )
+        snap.note("unreadable", metadata_file, f"cannot read: {exc.strerror}")
         return None
     if metadata is None:
-        snap.findings.append(
-            Finding(
-                severity="warning",
-                path=meta_path,
-                message="no METADATA/PKG-INFO: not a distribution Python can see; "
-                "remove the directory",
-            )
+        snap.note(
+            "metadata-missing",
+            meta_path,
+            "no METADATA/PKG-INFO: not a distribution Python can see; remove the directory",
         )
         return None
     raw_name, version = _metadata_fields(metadata)
     if not raw_name or not version:
-        snap.findings.append(
-            Finding(severity="error", path=metadata_file, message="metadata lacks Name or Version")
-        )
+        snap.note("metadata-incomplete", metadata_file, "metadata lacks Name or Version")
         return None
     name = canonicalize_name(raw_name)
     installer = None
@@ -357,35 +324,25 @@ def _scan_distribution(
             editable = _is_editable(direct_url)
         record = _read_optional(os.path.join(meta_path, "RECORD"))
         if record is None:
-            snap.findings.append(
-                Finding(
-                    severity="warning",
-                    path=meta_path,
-                    message="no RECORD: its files cannot be checked (reinstall it with pip)",
-                )
+            snap.note(
+                "record-missing",
+                meta_path,
+                "no RECORD: its files cannot be checked (reinstall it with pip)",
             )
         else:
             record_hash = sha256_bytes(record)
             rows, problems = _record.read_record(record)
             for problem in problems:
-                snap.findings.append(
-                    Finding(
-                        severity="warning",
-                        path=os.path.join(meta_path, "RECORD"),
-                        message=problem,
-                    )
-                )
+                snap.note("record-malformed", os.path.join(meta_path, "RECORD"), problem)
             for row in rows:
                 _claim(claims, site, site, row.path, name)
     elif is_dir:
         listing = _read_optional(os.path.join(meta_path, "installed-files.txt"))
         if listing is None:
-            snap.findings.append(
-                Finding(
-                    severity="warning",
-                    path=meta_path,
-                    message="egg-info without installed-files.txt: its files cannot be checked",
-                )
+            snap.note(
+                "installed-files-missing",
+                meta_path,
+                "egg-info without installed-files.txt: its files cannot be checked",
             )
         else:
             for line in listing.decode("utf-8", "replace").splitlines():
@@ -400,9 +357,7 @@ def _scan_distribution(
                 try:
                     files.append(FileHash(path=inside, sha256=sha256_file(full)))
                 except OSError as exc:
-                    snap.findings.append(
-                        Finding(severity="error", path=full, message=f"cannot read: {exc}")
-                    )
+                    snap.note("unreadable", full, f"cannot read: {exc}")
     entry = Distribution(
         name=name,
         version=version,
@@ -427,40 +382,16 @@ def _is_editable(data: bytes) -> bool:
     return isinstance(dir_info, dict) and dir_info.get("editable") is True
 
 
-def _suffixes(probe: Probe) -> list[str]:
-    return [*probe.extension_suffixes, *probe.source_suffixes, *probe.bytecode_suffixes]
-
-
-def _locate(
-    suffixes: list[str], entries: list[str], name: str, skip: Callable[[str], bool]
-) -> tuple[str, str | None] | None:
-    """The file the path finder loads for ``name`` along ``entries``, with the package
-    directory when it is a package (a directory with an ``__init__`` wins over a module
-    file in the same entry, as in ``FileFinder``); ``skip`` passes over given files."""
-    for entry in entries:
-        base = os.path.join(entry, name)
-        if os.path.isdir(base):
-            for suffix in suffixes:
-                init = os.path.join(base, "__init__" + suffix)
-                if os.path.isfile(init) and not skip(init):
-                    return init, base
-        for suffix in suffixes:
-            if os.path.isfile(base + suffix) and not skip(base + suffix):
-                return base + suffix, None
-    return None
-
-
-def _find_module(snap: Snapshot, probe: Probe, module: str, search: list[str]) -> StartupModule:
-    """The file ``import module`` would execute along ``search``, as the path finder does
-    (pthguard's own watchdog is passed over: it chains to the next one)."""
-    found = _locate(_suffixes(probe), search, module, snap.is_own)
-    if found is None:
+def _startup_module(snap: Snapshot, probe: Probe, module: str, search: list[str]) -> StartupModule:
+    """The file ``import module`` would execute along ``search``, hashed (pthguard's own
+    watchdog is passed over: it chains to the next one)."""
+    path = find_module(probe, search, module, snap.is_own)
+    if path is None:
         return StartupModule(name=module, path=None, sha256=None)  # type: ignore[arg-type]
-    path = found[0]
     try:
         digest: str | None = sha256_file(path)
     except OSError as exc:
-        snap.findings.append(Finding(severity="error", path=path, message=f"cannot read: {exc}"))
+        snap.note("unreadable", path, f"cannot read: {exc}")
         digest = None
     return StartupModule(name=module, path=path, sha256=digest)  # type: ignore[arg-type]
 
@@ -481,20 +412,6 @@ def to_manifest(
     )
 
 
-def module_chain(probe: Probe, search: list[str], dotted: str) -> list[str]:
-    """Files that importing ``dotted`` executes (each package ``__init__``, then the module),
-    found the way the path finder finds them, without importing anything."""
-    chain: list[str] = []
-    entries = search
-    for part in dotted.split("."):
-        found = _locate(_suffixes(probe), entries, part, lambda _path: False)
-        if found is None:
-            break
-        chain.append(found[0])
-        entries = [found[1]] if found[1] is not None else []
-    return chain
-
-
 def live_manifest(snap: Snapshot, signed: Manifest) -> Manifest:
     """The live environment in the frame of a ``signed`` manifest (same version, times and
     policy), ready for :func:`pthguard.manifest.compare.compare`."""
@@ -505,9 +422,3 @@ def live_manifest(snap: Snapshot, signed: Manifest) -> Manifest:
         expires=signed.expires,
         policy=signed.policy,
     )
-
-
-def stat_fingerprint(path: str) -> tuple[int, int, int, int, int]:
-    """(st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns): what a stat-keyed cache keys on."""
-    st = os.stat(path)
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -202,7 +202,7 @@ def install(
 
 def _check_matches(manifest: Manifest, snap: _snapshot.Snapshot) -> None:
     live = _snapshot.live_manifest(snap, manifest)
-    diffs = [d for d in _compare.compare(manifest, live) if d.severity == "violation"]
+    diffs = [d for d in _compare.compare(manifest, live) if d.verdict == "violation"]
     if diffs:
         shown = "; ".join(f"{d.change} {d.category} {d.subject}" for d in diffs[:3])
         more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pthguard._internal.fs import read_bytes
 from pthguard.analysis import judge as _judge
+from pthguard.environment import finder as _finder
 from pthguard.environment import snapshot as _snapshot
 from pthguard.environment.probe import Probe
 from pthguard.errors import PthguardError
@@ -63,11 +64,11 @@ def candidates(snap: _snapshot.Snapshot, probe: Probe) -> list[_judge.Candidate]
     owned = _record_owners(snap)
     labels = {d.entry.name: f"{d.entry.name} {d.entry.version}" for d in snap.distributions}
     sites = [s.path for s in snap.site_dirs]
-    search = [*probe.sys_path, *sites, *snap.path_lines]
+    search = snap.import_search(probe)
     found: dict[str, _judge.Candidate] = {}
 
     def add_imported(importer: str, dotted: str) -> None:
-        for path in _snapshot.module_chain(probe, search, dotted):
+        for path in _finder.module_chain(probe, search, dotted):
             full = os.path.normpath(path)
             site = next((s for s in sites if _inside(full, s)), None)
             if full in found or site is None:

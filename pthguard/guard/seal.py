@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from pthguard._internal.fs import read_bytes
+from pthguard._internal.hashing import sha256_bytes, sha256_file, stat_fingerprint
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
+from pthguard.environment.finder import module_chain
 from pthguard.errors import InstallError
 from pthguard.gate.schema import RACY_MARGIN_NS, SEAL_FORMAT, SEAL_KEYS, checksum, dir_stamp
 from pthguard.manifest import envelope as _envelope
@@ -49,7 +51,7 @@ def build_seal(
         startup: dict[str, bytes] = {}
         for entry in site.startup_files:
             data = read_bytes(Path(site.path, entry.name), "startup file")
-            if _snapshot.sha256_bytes(data) != entry.sha256:
+            if sha256_bytes(data) != entry.sha256:
                 raise InstallError(f"{site.path}/{entry.name} changed while installing")
             startup[entry.name] = data
         dists: dict[str, tuple[str | None, str, tuple[int, ...]]] = {}
@@ -64,8 +66,8 @@ def build_seal(
                 dists[dist.metadata_dir] = (None, digest, ())
                 continue
             path = os.path.join(site.path, dist.metadata_dir, rel)
-            fingerprint = _snapshot.stat_fingerprint(path)
-            if _snapshot.sha256_file(path) != digest:
+            fingerprint = stat_fingerprint(path)
+            if sha256_file(path) != digest:
                 raise InstallError(f"{path} changed while installing")
             dists[dist.metadata_dir] = (rel, digest, fingerprint)
         st = os.stat(site.path)
@@ -81,17 +83,17 @@ def build_seal(
             modules[module.name] = (None, None)
             continue
         data = read_bytes(Path(module.path), module.name)
-        if _snapshot.sha256_bytes(data) != module.sha256:
+        if sha256_bytes(data) != module.sha256:
             raise InstallError(f"{module.path} changed while installing")
         modules[module.name] = (module.path, data)
     entry_modules: dict[str, dict[str, bytes]] = {}
-    search = [*probe.sys_path, *(s.path for s in snap.site_dirs), *snap.path_lines]
+    search = snap.import_search(probe)
     for site in manifest.site_dirs:
         for entry in site.startup_files:
             if entry.name.endswith(".start"):
                 for point in entry.code_lines:
                     dotted = point.partition(":")[0]
-                    chain = _snapshot.module_chain(probe, search, dotted)
+                    chain = module_chain(probe, search, dotted)
                     entry_modules[dotted] = {p: read_bytes(Path(p), "module") for p in chain}
     st = os.stat(manifest_file)
     signers = ", ".join(f"{k.name} (keyid {k.keyid[:16]})" for k in result.signed_by)
@@ -100,7 +102,7 @@ def build_seal(
         "cache_tag": probe.cache_tag,
         "manifest_path": str(manifest_file),
         "manifest_stat": (st.st_size, st.st_mtime_ns, st.st_ino),
-        "manifest_sha256": _snapshot.sha256_file(manifest_file),
+        "manifest_sha256": sha256_file(manifest_file),
         # a copy of the whole state directory (a pulled image) may hold the same manifest
         "state_dir_id": _dir_id(manifest_file.parent),
         "manifest_version": manifest.version,

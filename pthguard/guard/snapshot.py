@@ -19,8 +19,8 @@ from pthguard.analysis.judge import Judgement
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
-from pthguard.environment.snapshot import Finding
 from pthguard.errors import PthguardError
+from pthguard.findings import Finding
 from pthguard.formats.approvals import ApprovalRequest
 from pthguard.guard import review as _review
 from pthguard.manifest import project as _project

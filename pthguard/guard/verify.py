@@ -16,8 +16,9 @@ from pthguard.environment import deep as _deep
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
-from pthguard.environment.snapshot import Finding
+from pthguard.environment.rules import BLOCKING
 from pthguard.errors import UsageError
+from pthguard.findings import Finding
 from pthguard.guard.permissions import permission_warnings
 from pthguard.manifest import compare as _compare
 from pthguard.manifest import envelope as _envelope
@@ -42,12 +43,13 @@ class VerifyReport:
 
     @property
     def violations(self) -> list[Difference]:
-        return [d for d in self.differences if d.severity == "violation"]
+        return [d for d in self.differences if d.verdict == "violation"]
 
     @property
     def errors(self) -> list[Finding]:
-        """Findings that leave part of the environment unchecked (e.g. an unreadable .pth)."""
-        return [f for f in self.findings if f.severity == "error"]
+        """Findings that leave part of the environment unchecked (e.g. an unreadable .pth):
+        those that prevent an honest manifest (their rule is in ``BLOCKING``)."""
+        return [f for f in self.findings if f.rule in BLOCKING]
 
     @property
     def ok(self) -> bool:

@@ -29,9 +29,11 @@ from pathlib import Path
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 
 from pthguard.errors import LockError, PthguardError, UsageError
-from pthguard.lock.model import Finding, Lock, LockedPackage
+from pthguard.findings import Finding
+from pthguard.lock.model import Lock, LockedPackage
 from pthguard.lock.pylock import is_pylock, parse_pylock
 from pthguard.lock.requirements import parse_requirements, read_file
+from pthguard.lock.rules import RULES
 
 __all__ = ["MARKER_ENV_SOURCE", "Installed", "applies", "audit", "audit_environment", "load"]
 
@@ -115,23 +117,20 @@ def audit_environment(
     for name in sorted(set(have) - set(locked)):
         versions = ", ".join(f"{v} ({p})" for _, v, p in have[name])
         findings.append(
-            Finding(
-                kind="not-locked",
-                file=where,
-                line=None,
-                name=name,
-                message=f"installed but not locked: {versions}",
+            RULES["not-locked"].finding(
+                f"installed but not locked: {versions}",
+                path=where,
+                subject=name,
             )
         )
     for name in sorted(set(locked) - set(have)):
         pin = locked[name][0]
         findings.append(
-            Finding(
-                kind="not-installed",
-                file=pin.file,
+            RULES["not-installed"].finding(
+                f"locked ({pin.version or pin.source}) but not installed in {python}",
+                path=pin.file,
                 line=pin.line,
-                name=name,
-                message=f"locked ({pin.version or pin.source}) but not installed in {python}",
+                subject=name,
             )
         )
     for name in sorted(set(locked) & set(have)):
@@ -140,12 +139,11 @@ def audit_environment(
             if pins and not any(p.accepts(version) for p in pins):
                 wanted = " or ".join(sorted({p.version or "" for p in pins}))
                 findings.append(
-                    Finding(
-                        kind="version-mismatch",
-                        file=pins[0].file,
+                    RULES["version-mismatch"].finding(
+                        f"locked {wanted}, installed {version} ({meta})",
+                        path=pins[0].file,
                         line=pins[0].line,
-                        name=name,
-                        message=f"locked {wanted}, installed {version} ({meta})",
+                        subject=name,
                     )
                 )
     return findings

@@ -1,4 +1,8 @@
-"""What a lock file holds and what the audit finds in it: frozen data, no I/O."""
+"""What a lock file holds and what the audit finds in it: frozen data, no I/O.
+
+Each finding is a :class:`pthguard.findings.Finding` of a rule in :mod:`pthguard.lock.rules`:
+``rule`` is its kind, ``path`` the file, ``subject`` the package name.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +12,10 @@ from typing import Literal
 from packaging.markers import Marker
 from packaging.specifiers import Specifier
 
+from pthguard.findings import Finding
+
 Source = Literal["pin", "url", "vcs", "editable", "directory", "archive", "artifacts"]
 LockKind = Literal["requirements", "pylock"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """Something that makes a lock less than a lock, or an environment differ from it."""
-
-    kind: str
-    file: str
-    line: int | None
-    name: str | None
-    message: str
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "file": self.file,
-            "line": self.line,
-            "name": self.name,
-            "message": self.message,
-        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

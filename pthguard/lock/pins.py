@@ -18,7 +18,9 @@ from packaging.specifiers import InvalidSpecifier, Specifier
 from packaging.utils import canonicalize_name
 
 from pthguard.errors import LockError
-from pthguard.lock.model import Finding, LockedPackage, Source
+from pthguard.findings import Finding
+from pthguard.lock.model import LockedPackage, Source
+from pthguard.lock.rules import RULES
 
 __all__ = ["EGG_RE", "requirement_entry"]
 
@@ -84,8 +86,7 @@ def requirement_entry(
         constraint=constraint,
     )
     findings = [
-        Finding(kind=kind, file=file, line=line, name=name, message=message)
-        for kind, message in notes
+        RULES[kind].finding(message, path=file, line=line, subject=name) for kind, message in notes
     ]
     return package, findings
 

@@ -23,7 +23,9 @@ from packaging.version import InvalidVersion, Version
 
 from pthguard._internal.fields import Problems
 from pthguard.errors import LockError
-from pthguard.lock.model import Finding, Lock, LockedPackage, Source
+from pthguard.findings import Finding
+from pthguard.lock.model import Lock, LockedPackage, Source
+from pthguard.lock.rules import RULES
 
 __all__ = ["is_pylock", "lock_from_document", "parse_pylock"]
 
@@ -210,7 +212,7 @@ def _package(table: _Table, where: str, file: str) -> tuple[LockedPackage, list[
         line=None,
     )
     findings = [
-        Finding(kind=kind, file=file, line=None, name=name, message=f"{message} ({where})")
+        RULES[kind].finding(f"{message} ({where})", path=file, subject=name)
         for kind, message in notes
     ]
     return package, findings

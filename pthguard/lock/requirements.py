@@ -18,8 +18,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from pthguard.errors import LockError
-from pthguard.lock.model import Finding, Lock, LockedPackage
+from pthguard.findings import Finding
+from pthguard.lock.model import Lock, LockedPackage
 from pthguard.lock.pins import EGG_RE, requirement_entry
+from pthguard.lock.rules import RULES
 
 __all__ = ["parse_requirements", "read_file"]
 
@@ -145,12 +147,10 @@ def _parse_options(
             nested = name in ("-c", "--constraint")
             if "://" in value:
                 reader.findings.append(
-                    Finding(
-                        kind="remote-include",
-                        file=str(path),
+                    RULES["remote-include"].finding(
+                        f"includes {value}: a remote file cannot be audited",
+                        path=str(path),
                         line=number,
-                        name=None,
-                        message=f"includes {value}: a remote file cannot be audited",
                     )
                 )
                 continue
@@ -186,12 +186,11 @@ def _add_editable(
         )
     )
     reader.findings.append(
-        Finding(
-            kind="not-hashable",
-            file=str(path),
+        RULES["not-hashable"].finding(
+            f"editable requirement {value}: not pinnable by hash",
+            path=str(path),
             line=number,
-            name=name,
-            message=f"editable requirement {value}: not pinnable by hash",
+            subject=name,
         )
     )
 
@@ -227,12 +226,11 @@ def _parse_requirement_line(
             == (package.name, package.parsed_marker, package.constraint)
         ):
             reader.findings.append(
-                Finding(
-                    kind="duplicate",
-                    file=str(path),
+                RULES["duplicate"].finding(
+                    f"also listed at {other.file}:{other.line}",
+                    path=str(path),
                     line=number,
-                    name=package.name,
-                    message=f"also listed at {other.file}:{other.line}",
+                    subject=package.name,
                 )
             )
             break

@@ -5,6 +5,13 @@ compares an old manifest with a new one (:func:`diff_manifests`, which also show
 policy). Both use :func:`compare`, so a reviewer sees the same words in both. Differences
 that bring new code lines (``.pth`` import lines, ``.start`` entry points) sort first: they
 are what runs at every interpreter start.
+
+A difference is a comparison result, not a :class:`~pthguard.findings.Finding`: it has no
+rule and no severity on the findings' scale. Its :data:`Verdict` says what the signed policy
+makes of it: a ``violation`` fails ``verify`` (exit code 1) and stops ``install``; a
+``notice`` (an unlisted distribution or unclaimed file the policy allows) is only shown. The
+JSON forms (``pthguard-verify/1``, ``pthguard-diff/1``) keep the field name ``severity`` for
+the verdict, as documented in ``docs/manifest.md``.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ Category = Literal[
     "environment", "site_dir", "startup_file", "startup_module", "distribution", "file", "unclaimed"
 ]
 Change = Literal["added", "removed", "changed"]
-Severity = Literal["violation", "notice"]
+Verdict = Literal["violation", "notice"]
 
 _ORDER: dict[str, int] = {
     "environment": 0,
@@ -46,7 +53,7 @@ class Difference:
     expected: str | None = None
     found: str | None = None
     new_code_lines: tuple[str, ...] = ()
-    severity: Severity = "violation"
+    verdict: Verdict = "violation"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,7 +63,7 @@ class Difference:
             "expected": self.expected,
             "found": self.found,
             "new_code_lines": list(self.new_code_lines),
-            "severity": self.severity,
+            "severity": self.verdict,
         }
 
     def sort_key(self) -> tuple[int, int, str]:
@@ -214,7 +221,7 @@ def _compare_unclaimed(
 ) -> None:
     if expected.policy.unclaimed_files == "ignore":
         return
-    severity: Severity = "violation" if expected.policy.unclaimed_files == "refuse" else "notice"
+    verdict: Verdict = "violation" if expected.policy.unclaimed_files == "refuse" else "notice"
     before, after = set(old.unclaimed), set(new.unclaimed)
     for name in sorted(after - before):
         diffs.append(
@@ -223,7 +230,7 @@ def _compare_unclaimed(
                 change="added",
                 subject=f"{new.path}/{name}",
                 found="no distribution claims it",
-                severity=severity,
+                verdict=verdict,
             )
         )
     for name in sorted(before - after):
@@ -232,7 +239,7 @@ def _compare_unclaimed(
                 category="unclaimed",
                 change="removed",
                 subject=f"{old.path}/{name}",
-                severity=severity,
+                verdict=verdict,
             )
         )
 
@@ -277,7 +284,7 @@ def _compare_distributions(expected: Manifest, found: Manifest, diffs: list[Diff
     if project is not None:  # any version and RECORD of the project is accepted
         before = {k: v for k, v in before.items() if k[1] != project.name}
         after = {k: v for k, v in after.items() if k[1] != project.name}
-    unlisted: Severity = (
+    unlisted: Verdict = (
         "violation" if expected.policy.unlisted_distributions == "refuse" else "notice"
     )
     for key in sorted(set(before) | set(after)):
@@ -305,7 +312,7 @@ def _compare_distributions(expected: Manifest, found: Manifest, diffs: list[Diff
                         change="added",
                         subject=f"{new.name} {new.version} ({new.site_dir})",
                         found=describe_distribution(new),
-                        severity=unlisted if not olds else "violation",
+                        verdict=unlisted if not olds else "violation",
                     )
                 )
         for old in olds:

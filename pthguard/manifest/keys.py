@@ -3,7 +3,7 @@
 Keys load in both forms: private keys from PKCS8 PEM or OpenSSH (``-----BEGIN OPENSSH PRIVATE
 KEY-----``, passphrase-protected or not); trust anchors from a PEM public key, ``ssh-ed25519``
 public key lines, or an ``allowed_signers`` file (each line an anchor; see
-:mod:`pthguard.formats.sshsig`).
+:mod:`pthguard.formats.allowed_signers`).
 
 A keyid is the sha256 (hex) of the raw 32-byte public key, whatever the form. A key's display
 name is the file name without its extension (``release.pub`` -> ``release``); an
@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
 from pthguard.errors import KeyFileError
-from pthguard.formats import sshsig as _sshsig
+from pthguard.formats import allowed_signers as _allowed_signers
+from pthguard.formats import openssh as _openssh
 
 
 def keyid_of_raw(raw: bytes) -> str:
@@ -117,7 +118,7 @@ def is_encrypted_pem(data: bytes) -> bool:
     """True when the private key needs a passphrase (PEM, or an OpenSSH key with a cipher)."""
     if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data:
         return True
-    info = _sshsig.openssh_private_key_info(data)
+    info = _openssh.openssh_private_key_info(data)
     return info is not None and info.encrypted
 
 
@@ -130,7 +131,7 @@ def load_private_key(path: Path, passphrase: bytes | None) -> PrivateKey:
             f"{path} is a public key",
             remedy="pass the private key (written by keygen --private-key)",
         )
-    if _sshsig.is_openssh_private_key(data):
+    if _openssh.is_openssh_private_key(data):
         return _load_openssh_private_key(path, data, passphrase)
     if is_encrypted_pem(data) and not passphrase:
         raise KeyFileError(
@@ -160,17 +161,18 @@ def load_private_key(path: Path, passphrase: bytes | None) -> PrivateKey:
 
 
 def _load_openssh_private_key(path: Path, data: bytes, passphrase: bytes | None) -> PrivateKey:
-    info = _sshsig.openssh_private_key_info(data)
+    info = _openssh.openssh_private_key_info(data)
     if info is None:
         raise KeyFileError(f"{path} is not a valid OpenSSH private key")
-    if info.keytype == _sshsig.SK_ED25519:
+    if info.keytype == _openssh.SK_ED25519:
         raise KeyFileError(
             f"{path} is a security-key (FIDO) key, which signs only through its hardware",
             remedy=f"sign with `ssh-keygen -Y sign -n pthguard -f {path} PAYLOAD`, then attach",
         )
-    if info.keytype != _sshsig.ED25519:
+    if info.keytype != _openssh.ED25519:
+        described = _openssh.describe_keytype(info.keytype)
         raise KeyFileError(
-            f"{path} is {_sshsig.describe_keytype(info.keytype)}; pthguard signs with Ed25519 only",
+            f"{path} is {described}; pthguard signs with Ed25519 only",
             remedy="create one with `ssh-keygen -t ed25519` or `pthguard keygen`",
         )
     if info.encrypted and not passphrase:
@@ -221,7 +223,7 @@ class KeyEntry:
         shown: dict[str, object] = {
             "keyid": self.key.keyid,
             "name": self.key.name,
-            "type": "ed25519-sk" if self.keytype == _sshsig.SK_ED25519 else "ed25519",
+            "type": "ed25519-sk" if self.keytype == _openssh.SK_ED25519 else "ed25519",
             "fingerprint": self.fingerprint,
             "format": self.source,
         }
@@ -260,8 +262,8 @@ def read_key_entries(path: Path, now: dt.datetime | None = None) -> list[KeyEntr
         )
     if b"-----BEGIN" in data:
         key = _load_pem_public_key(path, data)
-        fingerprint = _sshsig.ed25519_fingerprint(key.raw)
-        return [KeyEntry(key=key, keytype=_sshsig.ED25519, fingerprint=fingerprint, source="pem")]
+        fingerprint = _openssh.ed25519_fingerprint(key.raw)
+        return [KeyEntry(key=key, keytype=_openssh.ED25519, fingerprint=fingerprint, source="pem")]
     entries = _ssh_key_entries(path, data, now or dt.datetime.now(dt.timezone.utc))
     unique: dict[str, KeyEntry] = {}
     for entry in entries:
@@ -288,11 +290,11 @@ def _ssh_key_entries(path: Path, data: bytes, now: dt.datetime) -> list[KeyEntry
         raise KeyFileError(
             f"{path} holds no key", remedy="pass a PEM or OpenSSH public key, or allowed_signers"
         )
-    if _sshsig.looks_like_keytype(lines[0][1].split()[0]):
+    if _openssh.looks_like_keytype(lines[0][1].split()[0]):
         entries = []
         for number, line in lines:
             where = str(path) if len(lines) == 1 else f"{path}:{number}"
-            ssh = _sshsig.parse_public_key_line(line, where)
+            ssh = _openssh.parse_public_key_line(line, where)
             name = (
                 key_name(path) if len(lines) == 1 else ssh.comment or f"{key_name(path)}-{number}"
             )
@@ -306,7 +308,7 @@ def _ssh_key_entries(path: Path, data: bytes, now: dt.datetime) -> list[KeyEntry
                 )
             )
         return entries
-    parsed = _sshsig.parse_allowed_signers(text, str(path))
+    parsed = _allowed_signers.parse_allowed_signers(text, str(path))
     reasons = list(parsed.skipped)
     entries = []
     for signer in parsed.signers:

@@ -5,18 +5,32 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from pthguard.lock.model import Finding, Lock
+from pthguard.findings import Finding
+from pthguard.lock.model import Lock
 
-__all__ = ["SCHEMA", "finding_line", "render_json", "render_text"]
+__all__ = ["SCHEMA", "finding_dict", "finding_line", "render_json", "render_text"]
 
 SCHEMA = "pthguard-audit-lock/1"
 
 
 def finding_line(finding: Finding) -> str:
     """``file:line: name: message`` (line and name when known)."""
-    where = f"{finding.file}:{finding.line}" if finding.line is not None else finding.file
-    name = f"{finding.name}: " if finding.name else ""
+    file = finding.path or ""
+    where = f"{file}:{finding.line}" if finding.line is not None else file
+    name = f"{finding.subject}: " if finding.subject else ""
     return f"{where}: {name}{finding.message}"
+
+
+def finding_dict(finding: Finding) -> dict[str, object]:
+    """A finding as ``pthguard-audit-lock/1`` writes it: the rule is its ``kind``, the file
+    its ``file``, the package its ``name``."""
+    return {
+        "kind": finding.rule,
+        "file": finding.path,
+        "line": finding.line,
+        "name": finding.subject,
+        "message": finding.message,
+    }
 
 
 def render_text(locks: Sequence[Lock], python: str | None) -> str:
@@ -44,7 +58,7 @@ def render_json(locks: Sequence[Lock], python: str | None) -> str:
                 "kind": lock.kind,
                 "files": list(lock.files),
                 "packages": [p.to_dict() for p in lock.packages],
-                "findings": [f.to_dict() for f in lock.findings],
+                "findings": [finding_dict(f) for f in lock.findings],
             }
             for lock in locks
         ],

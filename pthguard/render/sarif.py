@@ -19,9 +19,9 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Final
 
 from pthguard import __version__
-from pthguard.analysis.analyze import Finding
 from pthguard.analysis.report import Item, Report
-from pthguard.analysis.rules import RULES, Severity
+from pthguard.analysis.rules import RULES
+from pthguard.findings import Finding, Severity
 
 __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "file_uri", "render_sarif", "to_sarif"]
 

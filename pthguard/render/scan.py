@@ -32,9 +32,8 @@ import json
 import os
 from typing import Final, TextIO
 
-from pthguard.analysis.analyze import Finding
 from pthguard.analysis.report import Item, Report
-from pthguard.analysis.rules import SEVERITIES, Severity, rank
+from pthguard.findings import SEVERITIES, Finding, Severity, rank
 
 __all__ = [
     "SCAN_SCHEMA",

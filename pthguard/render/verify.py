@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pthguard.manifest.compare import Difference
 from pthguard.manifest.envelope import VerificationResult
+from pthguard.render.findings import environment_word
 
 if TYPE_CHECKING:
     from pthguard.guard.verify import VerifyReport
@@ -26,7 +27,7 @@ def difference_lines(diff: Difference) -> list[str]:
     if diff.category in ("site_dir", "environment", "unclaimed"):
         words = {"added": "new", "removed": "missing", "changed": "changed"}
     head = f"{words[diff.change]} {diff.category.replace('_', ' ')} {diff.subject}"
-    if diff.severity == "notice":
+    if diff.verdict == "notice":
         head += " (notice)"
     out = [head]
     if diff.expected is not None:
@@ -53,7 +54,7 @@ def verify_text(report: VerifyReport) -> str:
     for diff in report.differences:
         lines.extend("  " + line for line in difference_lines(diff))
     for finding in report.findings:
-        lines.append(f"  {finding.severity}: {finding.path}: {finding.message}")
+        lines.append(f"  {environment_word(finding)}: {finding.path}: {finding.message}")
     checked = "deep check of every RECORD file" if report.deep else "startup files and metadata"
     lines.append(
         f"{len(report.violations)} violation(s), "
@@ -80,7 +81,8 @@ def verify_json(report: VerifyReport) -> str:
         },
         "differences": [d.to_dict() for d in report.differences],
         "findings": [
-            {"severity": f.severity, "path": f.path, "message": f.message} for f in report.findings
+            {"severity": environment_word(f), "path": f.path, "message": f.message}
+            for f in report.findings
         ],
         "permission_warnings": list(report.permission_warnings),
     }

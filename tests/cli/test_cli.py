@@ -436,7 +436,9 @@ def test_diff(guarded: Guarded, wheelhouse: dict[str, Path], tmp_path: Path) -> 
 
     text = run_cli("diff", old, new)
     assert text.returncode == 1, text.stderr
-    lines = text.stdout.splitlines()
+    changes, review = text.stdout.split("\nstartup code new in this manifest, as `sign` judges")
+    assert f"approved: {site}/zz-evil.pth" in review or f"{site}/zz-evil.pth (approved" in review
+    lines = changes.splitlines()
     assert lines[0] == f"changes from {old} to {new} (new code lines first):"
     heads = [line for line in lines[1:-1] if not line.startswith("    ")]
     assert heads == [

@@ -124,7 +124,7 @@ def test_warnings_go_to_err(
     output = tmp_path / "m.json"
     ctx = context()
     argv = ["snapshot", "--python", guarded.venv.python, "-o", str(output)]
-    assert run([*argv, "--previous", str(guarded.manifest)], ctx) == 0
+    assert run([*argv, *approvals_for(guarded.venv.python)], ctx) == 0
     assert text(ctx.err) == (
         f"pthguard: warning: {info}: no RECORD: its files cannot be checked "
         "(reinstall it with pip)\n"

@@ -167,6 +167,7 @@ sys.path.insert(0, sys.argv[1])
 from pthguard.manifest import model as _model
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
+from pthguard.render.findings import environment_word
 snap = _snapshot.scan(_probe.probe(sys.argv[2]))
 manifest = _snapshot.to_manifest(
     snap, version=1, created="2026-01-01T00:00:00Z", expires="2027-01-01T00:00:00Z",
@@ -174,7 +175,7 @@ manifest = _snapshot.to_manifest(
 )
 print(json.dumps({
     "manifest": manifest.to_dict(),
-    "findings": [[f.severity, f.path, f.message] for f in snap.findings],
+    "findings": [[environment_word(f), f.path, f.message] for f in snap.findings],
 }))
 """
 

@@ -27,6 +27,7 @@ from pthguard.environment.layout import scan_environment
 from pthguard.environment.snapshot import Snapshot, to_manifest
 from pthguard.manifest.envelope import Envelope, parse_envelope
 from pthguard.manifest.model import Policy
+from pthguard.render.findings import environment_word
 from tests.conftest import ALPHA_PTH, SITECUSTOMIZE, snapshot_approved
 from tests.support.interpreters import Interpreter, discover
 from tests.support.venvs import Venv, bundled_wheel, make_venv
@@ -203,7 +204,7 @@ def test_claimed_twice_is_a_warning(rich: Rich) -> None:
     twice = [f for f in rich.snap.findings if "claimed by several" in f.message]
     paths = {f.path for f in twice}
     assert str(rich.site / "sharedpkg" / "__init__.py") in paths
-    assert all(f.severity == "warning" for f in twice)
+    assert all(environment_word(f) == "warning" for f in twice)
     assert all(f.message.endswith("shared-a, shared-b") for f in twice)
     # nothing else is wrong with this environment
     others = [f for f in rich.snap.findings if f not in twice]

@@ -63,7 +63,7 @@ def test_pip_compile_shape_with_continuations_and_comments(tmp_path: Path) -> No
     assert by_name["gamma"].version == "2024.1-weird"
     assert by_name["gamma"].arbitrary
     # pip ends a continuation at a comment line
-    assert [(f.kind, f.name, f.line) for f in lock_doc.findings] == [("no-hash", "delta", 9)]
+    assert [(f.rule, f.subject, f.line) for f in lock_doc.findings] == [("no-hash", "delta", 9)]
 
 
 def test_every_kind_of_finding(tmp_path: Path) -> None:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from pthguard.manifest.compare import compare, diff_manifests
-from tests.factories import fixture_public_key, make_manifest, make_policy, make_site_dir
+from tests.factories import (
+    fixture_public_key,
+    make_distribution,
+    make_manifest,
+    make_policy,
+    make_site_dir,
+)
 
 
 def test_same_manifest_no_differences() -> None:
@@ -31,3 +37,22 @@ def test_new_signer_is_a_policy_change() -> None:
     assert [(d.category, d.subject) for d in diff_manifests(old, new)] == [
         ("environment", "policy")
     ]
+
+
+def test_the_policy_gives_each_difference_its_verdict() -> None:
+    """Unlisted distributions and unclaimed files are violations or notices as the policy
+    says; JSON keeps the verdict in ``severity``."""
+    new = make_manifest(
+        site_dirs=[make_site_dir(unclaimed=("x.py",))],
+        distributions=[make_distribution(), make_distribution("extra", "1.0")],
+    )
+    strict = make_policy(unlisted_distributions="refuse", unclaimed_files="refuse")
+    lenient = make_policy(unlisted_distributions="report", unclaimed_files="report")
+    for policy, expected in ((strict, "violation"), (lenient, "notice")):
+        old = make_manifest(policy=policy, distributions=[make_distribution()])
+        diffs = compare(old, new, include_unclaimed=True)
+        assert [(d.category, d.verdict) for d in diffs] == [
+            ("distribution", expected),
+            ("unclaimed", expected),
+        ]
+        assert [d.to_dict()["severity"] for d in diffs] == [expected, expected]

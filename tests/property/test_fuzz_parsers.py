@@ -42,6 +42,8 @@ from hypothesis import strategies as st
 
 from pthguard.analysis.analyze import SUPPORTED_VERSIONS, analyze
 from pthguard.errors import PthguardError
+from pthguard.formats import allowed_signers as _allowed_signers
+from pthguard.formats import openssh as _openssh
 from pthguard.formats import pth as _pth
 from pthguard.formats import sshsig as _sshsig
 from pthguard.gate import cold as _gate
@@ -426,7 +428,7 @@ SIGNER_PIECES = st.sampled_from(
 @given(st.lists(SIGNER_PIECES, max_size=14).map("".join))
 def test_allowed_signers_and_key_lines_only_raise_pthguard_errors(text: str) -> None:
     try:
-        signers = _sshsig.parse_allowed_signers(text, "allowed_signers")
+        signers = _allowed_signers.parse_allowed_signers(text, "allowed_signers")
     except PthguardError:
         pass
     else:
@@ -434,7 +436,7 @@ def test_allowed_signers_and_key_lines_only_raise_pthguard_errors(text: str) -> 
             assert signer.principals
             assert len(signer.key.raw) == 32
     try:
-        key = _sshsig.parse_public_key_line(text, "key")
+        key = _openssh.parse_public_key_line(text, "key")
     except PthguardError:
         return
     assert len(key.raw) == 32

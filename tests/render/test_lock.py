@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pthguard.lock.model import Finding, Lock, LockedPackage
+from pthguard.findings import Finding
+from pthguard.lock.model import Lock, LockedPackage
+from pthguard.lock.rules import RULES
 from pthguard.render.lock import SCHEMA, finding_line, render_json, render_text
 
 PIN = LockedPackage(
@@ -28,10 +30,8 @@ CONSTRAINT = LockedPackage(
     line=1,
     constraint=True,
 )
-NO_HASH = Finding(kind="no-hash", file="r.txt", line=1, name="alpha", message="no --hash")
-NOT_LOCKED = Finding(
-    kind="not-locked", file="environment py", line=None, name="gamma", message="installed"
-)
+NO_HASH = RULES["no-hash"].finding("no --hash", path="r.txt", line=1, subject="alpha")
+NOT_LOCKED = RULES["not-locked"].finding("installed", path="environment py", subject="gamma")
 CLEAN = Lock(
     path="r.txt", kind="requirements", files=("r.txt", "c.txt"), packages=(PIN, CONSTRAINT)
 )
@@ -43,7 +43,7 @@ DIRTY = Lock(
 def test_finding_line() -> None:
     assert finding_line(NO_HASH) == "r.txt:1: alpha: no --hash"
     assert finding_line(NOT_LOCKED) == "environment py: gamma: installed"
-    assert finding_line(Finding(kind="k", file="f", line=None, name=None, message="m")) == "f: m"
+    assert finding_line(Finding(rule="k", severity="medium", path="f", message="m")) == "f: m"
 
 
 def test_text() -> None:

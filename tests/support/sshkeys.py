@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from pthguard.errors import SignatureError
+from pthguard.formats import sshsig as _sshsig
 from pthguard.manifest.envelope import Envelope
 from pthguard.manifest.keys import PublicKey
 from pthguard.manifest.model import EnvironmentInfo, Manifest, Policy, TrustedKey
@@ -89,6 +91,37 @@ def ssh_verify(
         cwd=allowed_signers.parent, stdin=data,
     )  # fmt: skip
     return done.returncode == 0
+
+
+# -- pthguard's side of the comparison ---------------------------------------------------------
+
+#: A small payload to sign in the SSH signature tests.
+PAYLOAD = b'{"_type":"pthguard-manifest","version":1}'
+
+
+def pthguard_verdict(sig_path: Path, data: bytes, anchors: list[PublicKey]) -> bool:
+    """What pthguard says of ``sig_path`` over ``data``: True when one anchor verifies it."""
+    try:
+        sig = _sshsig.parse_sshsig(sig_path.read_bytes())
+    except SignatureError:
+        return False
+    for anchor in anchors:
+        try:
+            _sshsig.verify_sshsig(sig, data, raw_key=anchor.raw)
+        except SignatureError:
+            continue
+        return True
+    return False
+
+
+def write_allowed_signers(path: Path, *lines: str) -> Path:
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
+def pub_line(key: Path) -> str:
+    """``ssh-ed25519 AAAA...`` of a key made by make_key (without its comment)."""
+    return " ".join(Path(f"{key}.pub").read_text().split()[:2])
 
 
 # -- manifests ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pthguard.cli.passphrase import passphrase, passphrase_options
 from pthguard.errors import PthguardError, UsageError
 
 if TYPE_CHECKING:
-    from pthguard.environment.snapshot import Finding
+    from pthguard.findings import Finding
     from pthguard.manifest.keys import PrivateKey
     from pthguard.manifest.model import Manifest
 
@@ -83,6 +83,7 @@ def _snapshot_options(p: argparse.ArgumentParser) -> None:
 def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.guard import snapshot as _snapshot  # noqa: PLC0415
     from pthguard.manifest import keys as _keys  # noqa: PLC0415
+    from pthguard.render.findings import environment_word  # noqa: PLC0415
 
     now = ctx.clock()
     expires = parse_expires(args.expires, now)
@@ -112,7 +113,7 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
     )
 
     def report(finding: Finding) -> None:
-        ctx.diagnose(finding.severity, f"{finding.path}: {finding.message}")
+        ctx.diagnose(environment_word(finding), f"{finding.path}: {finding.message}")
 
     taken = _snapshot.write(
         args.output,
@@ -299,8 +300,9 @@ def _diff(args: argparse.Namespace, ctx: Context) -> int:
     new = _envelope.parse_envelope(read_bytes(args.new, "manifest"), str(args.new))
     differences = _compare.diff_manifests(old.manifest, new.manifest)
     # the startup code NEW adds, judged as sign would judge it against OLD
-    judgement = judge_recorded(new.manifest, previous_hashes(old.manifest))
-    changed = [r for r in judgement.reviews if not r.why.startswith("unchanged")]
+    known = previous_hashes(old.manifest)
+    judgement = judge_recorded(new.manifest, known)
+    changed = [r for r in judgement.reviews if r.sha256 not in known]
     if args.format == "json":
         doc = json.loads(_render.diff_json(str(args.old), str(args.new), differences))
         doc["review"] = json.loads(_review.review_json(replace(judgement, reviews=tuple(changed))))
