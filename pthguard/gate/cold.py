@@ -622,7 +622,8 @@ def _timing(state: _State) -> None:
     span = (_time.perf_counter_ns() - _T0) / 1e6
     parts = ", ".join(f"{label} {ns / 1e6:.3f} ms" for label, ns in state.timing)
     sys.stderr.write(
-        f"pthguard: gate {own:.3f} ms ({parts}); {span:.3f} ms from the gate to sitecustomize\n"
+        f"pthguard: gate {own:.3f} ms ({parts}); {span:.3f} ms from the gate's .pth line to "
+        "sitecustomize\n"
     )
 
 

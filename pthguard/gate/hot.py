@@ -564,6 +564,8 @@ def _start() -> tuple[_State, Any]:
     _FALLBACK_MODE = seal["mode"]
     state = _State(seal)
     state.mode = _effective_mode(seal)
+    # from the .pth line (or launcher) to here: reading and running the compiled gate
+    state.timing.append(("load gate", t0 - _T0))
     state.timing.append(("load seal", _time.perf_counter_ns() - t0))
     return state, seal
 
