@@ -272,8 +272,14 @@ def _tag_from_state(state_dir: str) -> str:
     return ""
 
 
-def scan_environment(probe: _probe.Probe) -> tuple[_snapshot.Snapshot, list[Installation]]:
-    """Scan the environment, leaving out pthguard's own files."""
+def scan_environment(
+    probe: _probe.Probe, *, runtime_view: bool = False
+) -> tuple[_snapshot.Snapshot, list[Installation]]:
+    """Scan the environment, leaving out pthguard's own files; with ``runtime_view`` (where
+    a manifest is made or installed), also cross-check the distributions with the runtime's
+    own view (:func:`~pthguard.environment.snapshot.check_runtime_view`)."""
     installs = find_installations([s.path for s in probe.site_dirs if s.exists])
     snap = _snapshot.scan(probe, own=own_files(installs))
+    if runtime_view:
+        _snapshot.check_runtime_view(snap)
     return snap, installs

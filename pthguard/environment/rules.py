@@ -48,6 +48,14 @@ RULES: Final[dict[str, Rule]] = rule_table(
         "A distribution's metadata lacks Name or Version",
         operational=True,
     ),
+    rule(
+        "unseen-distribution",
+        "high",
+        "importlib.metadata sees a distribution the scan does not describe (a metadata "
+        "directory spelled in a way pthguard does not read): it would be neither signed nor "
+        "checked",
+        operational=True,
+    ),
     rule("record-missing", "medium", "A distribution has no RECORD: its files cannot be checked"),
     rule("record-malformed", "medium", "A RECORD row is malformed or uses a weak hash"),
     rule(

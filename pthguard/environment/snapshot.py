@@ -25,6 +25,7 @@ from email.parser import BytesHeaderParser
 from packaging.utils import canonicalize_name
 
 from pthguard._internal.hashing import sha256_bytes, sha256_file
+from pthguard.environment import runtime_view as _runtime_view
 from pthguard.environment.finder import find_module
 from pthguard.environment.probe import Probe
 from pthguard.environment.rules import BLOCKING, RULES
@@ -96,6 +97,26 @@ class Snapshot:
     def note(self, rule: str, path: str, message: str) -> None:
         """Add a finding of ``rule`` (from :data:`~pthguard.environment.rules.RULES`)."""
         self.findings.append(RULES[rule].finding(message, path=path))
+
+
+def check_runtime_view(snap: Snapshot) -> None:
+    """Compare the snapshot with the distributions the runtime itself finds (importlib-metadata,
+    :mod:`pthguard.environment.runtime_view`): one it sees that the snapshot does not describe
+    blocks an honest manifest. Used where a manifest is made or installed, not by ``verify``
+    (it costs the import of importlib-metadata)."""
+    for site in snap.site_dirs:
+        described = {
+            (d.entry.name, d.entry.version)
+            for d in snap.distributions
+            if d.entry.site_dir == site.path
+        }
+        for seen in _runtime_view.unseen_by_snapshot(site.path, described):
+            snap.note(
+                "unseen-distribution",
+                seen.where,
+                f"importlib.metadata sees {seen.name or '?'} {seen.version or '?'} here, which "
+                "pthguard does not describe; remove it, or reinstall it with pip",
+            )
 
 
 def _utf8_name(name: str) -> bool:

@@ -115,6 +115,7 @@ def install(
             ]
             _rotation.require_rotation(old.manifest, envelope, old_anchors, str(manifest_path))
     snap = _snapshot.scan(probe, own=own_files(installs))
+    _snapshot.check_runtime_view(snap)  # a distribution the runtime sees must be described
     if snap.errors:
         raise InstallError(
             "; ".join(f"{f.path}: {f.message}" for f in snap.errors[:3]),

@@ -100,7 +100,7 @@ def plan(
     key = local_key()
     public = _keys.load_public_key(key.public)
     probe = _probe.probe(python)
-    snap, installs = _layout.scan_environment(probe)
+    snap, installs = _layout.scan_environment(probe, runtime_view=True)
     if snap.errors:
         raise PthguardError(
             "; ".join(f"{f.path}: {f.message}" for f in snap.errors[:3]),

@@ -128,7 +128,7 @@ def take(
     # pthguard's own files (gate, state, watchdog) never belong in a manifest: a guarded
     # environment is snapshotted again for the next version
     probe = _probe.probe(python)
-    snap, _ = _layout.scan_environment(probe)
+    snap, _ = _layout.scan_environment(probe, runtime_view=True)
     for finding in snap.findings:
         on_finding(finding)
     if snap.errors:

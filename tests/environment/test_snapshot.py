@@ -28,7 +28,7 @@ from pthguard.environment.snapshot import Snapshot, to_manifest
 from pthguard.manifest.envelope import Envelope, parse_envelope
 from pthguard.manifest.model import Policy
 from pthguard.render.findings import environment_word
-from tests.conftest import ALPHA_PTH, SITECUSTOMIZE, snapshot_approved
+from tests.conftest import ALPHA_PTH, SITECUSTOMIZE, run_cli, snapshot_approved
 from tests.support.interpreters import Interpreter, discover
 from tests.support.venvs import Venv, bundled_wheel, make_venv
 from tests.support.wheels import build_wheel, egg_info_install, litellm_like_pth
@@ -364,3 +364,24 @@ def test_record_path_with_a_form_feed(dev_interp: Interpreter, tmp_path: Path) -
     rows = list(csv.reader(io.StringIO(record.decode(), newline="")))
     assert {r.path for r in dist.rows} == {r[0] for r in rows}
     assert odd in {r.path for r in dist.rows}
+
+
+def test_a_distribution_only_the_runtime_sees_blocks_a_manifest(
+    dev_interp: Interpreter, tmp_path: Path
+) -> None:
+    """``six-9.9.DIST-INFO``: importlib.metadata sees it (case-insensitive), pthguard's scan
+    does not describe it. Where a manifest is made, that is a blocking finding."""
+    venv = make_venv(dev_interp, tmp_path / "venv", with_pip=False)
+    odd = venv.site_packages / "six-9.9.DIST-INFO"
+    odd.mkdir()
+    (odd / "METADATA").write_text("Metadata-Version: 2.1\nName: six\nVersion: 9.9\n")
+    plain, _ = scan_environment(_probe.probe(venv.python))
+    assert plain.errors == []  # verify's scan does not pay for importlib-metadata
+    checked, _ = scan_environment(_probe.probe(venv.python), runtime_view=True)
+    (error,) = checked.errors
+    assert (error.rule, error.path) == ("unseen-distribution", str(odd))
+    out = tmp_path / "m.json"
+    proc = run_cli("snapshot", "--python", venv.python, "-o", out)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"pthguard: error: {odd}: importlib.metadata sees six 9.9 here" in proc.stderr
+    assert not out.exists()
