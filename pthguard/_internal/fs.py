@@ -9,15 +9,20 @@ from pathlib import Path
 from pthguard.errors import PthguardError
 
 
-def read_bytes(path: Path, what: str) -> bytes:
+def read_bytes(
+    path: Path, what: str, *, error: type[PthguardError] = PthguardError, not_a: str = ""
+) -> bytes:
+    """The file's bytes, or ``error`` naming ``what`` it is meant to be (``not_a``: what a
+    directory in its place is not, for the message)."""
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
-        raise PthguardError(f"{what} {path} does not exist") from exc
+        raise error(f"{what} {path} does not exist") from exc
     except IsADirectoryError as exc:
-        raise PthguardError(f"{what} {path} is a directory") from exc
+        tail = f", not {not_a}" if not_a else ""
+        raise error(f"{what} {path} is a directory{tail}") from exc
     except OSError as exc:
-        raise PthguardError(f"cannot read {what} {path}: {exc.strerror}") from exc
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:

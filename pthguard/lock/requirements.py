@@ -17,6 +17,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from pthguard._internal.fs import read_bytes
 from pthguard.errors import LockError
 from pthguard.findings import Finding
 from pthguard.lock.model import Lock, LockedPackage
@@ -47,14 +48,7 @@ _REQ_VALUE_OPTIONS = frozenset({"--hash", "--global-option", "--config-settings"
 
 def read_file(path: Path) -> bytes:
     """The bytes of a lock file; raises :class:`LockError` naming it."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise LockError(f"lock file {path} does not exist") from exc
-    except IsADirectoryError as exc:
-        raise LockError(f"lock file {path} is a directory") from exc
-    except OSError as exc:
-        raise LockError(f"cannot read lock file {path}: {exc.strerror}") from exc
+    return read_bytes(path, "lock file", error=LockError)
 
 
 @dataclass(slots=True)

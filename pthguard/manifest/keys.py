@@ -22,6 +22,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
+from pthguard._internal.fs import read_bytes
 from pthguard.errors import KeyFileError
 from pthguard.formats import allowed_signers as _allowed_signers
 from pthguard.formats import openssh as _openssh
@@ -104,14 +105,7 @@ def write_new_file(path: Path, data: bytes, mode: int) -> None:
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise KeyFileError(f"{what} {path} does not exist") from exc
-    except IsADirectoryError as exc:
-        raise KeyFileError(f"{what} {path} is a directory, not a key file") from exc
-    except OSError as exc:
-        raise KeyFileError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    return read_bytes(path, what, error=KeyFileError, not_a="a key file")
 
 
 def is_encrypted_pem(data: bytes) -> bool:
