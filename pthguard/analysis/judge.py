@@ -66,7 +66,8 @@ class Candidate:
     name: str  # the file name (``litellm_init.pth``, ``evil_helper.py``)
     kind: Kind
     data: bytes
-    #: The distribution that owns the file per RECORD (``six 1.17.0``), if any.
+    #: The distribution that owns the file per RECORD (``six 1.17.0``); None when no RECORD,
+    #: or more than one, lists it.
     distribution: str | None = None
     #: The owner's RECORD hash for this file (imported modules), if it has one.
     record_sha256: str | None = None
@@ -174,13 +175,14 @@ def judge(
             raise ApprovalError(
                 f"{request.source}: sha256 {request.sha256} is {target.name}, not {request.name}"
             )
-    passing: dict[str, str] = {}  # importer path -> why it passes by its own content
+    # a .pth known legitimate by its content -> the distribution that ships it
+    legit: dict[str, str | None] = {}
     reviews = []
     for candidate in sorted(candidates, key=lambda c: (c.kind == "imported", c.path)):
         analysis = _analysis(candidate)
-        why = _passes(candidate, analysis, previous, passing)
-        if why is not None and candidate.kind != "imported":
-            passing[candidate.path] = why
+        why = _passes(candidate, analysis, previous, legit)
+        if candidate.kind == "pth" and analysis.known is not None:
+            legit[candidate.path] = candidate.distribution
         given = by_hash.get(candidate.sha256)
         if why is not None:
             verdict: Verdict = "passes"
@@ -215,7 +217,7 @@ def _passes(
     candidate: Candidate,
     analysis: Analysis,
     previous: Mapping[str, str],
-    legit_importers: Mapping[str, str],
+    legit: Mapping[str, str | None],
 ) -> str | None:
     """Why ``candidate`` may be signed without an approval, or None."""
     if candidate.kind == "pth":
@@ -223,10 +225,10 @@ def _passes(
             return _PATH_ONLY
         if analysis.known is not None:  # exact bytes, or setuptools template lines only
             return f"known legitimate file: {analysis.known}"
-    importer_why = legit_importers.get(candidate.importer or "", "")
     if (
         candidate.kind == "imported"
-        and importer_why.startswith("known legitimate")
+        and candidate.distribution is not None
+        and legit.get(candidate.importer or "", None) == candidate.distribution
         and candidate.record_sha256 == candidate.sha256
     ):
         return (

@@ -133,14 +133,15 @@ def review(
     )
 
 
-def _record_owners(snap: _snapshot.Snapshot) -> dict[str, tuple[str, str | None]]:
-    """Each file a RECORD lists: its distribution (``name version``) and RECORD hash."""
-    owners: dict[str, tuple[str, str | None]] = {}
+def _record_owners(snap: _snapshot.Snapshot) -> dict[str, tuple[str | None, str | None]]:
+    """Each file a RECORD lists: its distribution (``name version``) and RECORD hash; a file
+    that several RECORDs list (a wheel overwriting another's file) has no single owner."""
+    owners: dict[str, tuple[str | None, str | None]] = {}
     for dist in snap.distributions:
         label = f"{dist.entry.name} {dist.entry.version}"
         for row in dist.rows:
             full = os.path.normpath(os.path.join(dist.entry.site_dir, row.path))
-            owners.setdefault(full, (label, row.sha256))
+            owners[full] = (None, None) if full in owners else (label, row.sha256)
     return owners
 
 

@@ -185,3 +185,17 @@ def test_a_startup_module_that_came_with_the_interpreter_passes() -> None:
         .why.startswith("part of the interpreter")
     )
     assert not judge([site], previous={}, approvals=[]).ok
+
+
+def test_a_module_another_distribution_overwrote_is_not_vouched_for() -> None:
+    """A wheel that ships its own ``_distutils_hack/__init__.py`` (its RECORD lists its own
+    bytes) does not inherit setuptools' standing: the module needs an approval."""
+    legit = pth("distutils-precedence.pth", DISTUTILS_PTH, "setuptools 80.9.0")
+    poisoned = HACK + STEALER.encode()
+    theirs = imported("_distutils_hack/__init__.py", poisoned, "distutils-precedence.pth",
+                      "evilpkg 1.0", sha(poisoned))  # fmt: skip
+    (review,) = judge([legit, theirs], previous={}, approvals=[]).pending
+    assert review.name == "_distutils_hack/__init__.py"
+    unowned = imported("_distutils_hack/__init__.py", HACK, "distutils-precedence.pth",
+                       None, None)  # fmt: skip
+    assert not judge([legit, unowned], previous={}, approvals=[]).ok
