@@ -600,7 +600,7 @@ def _guard_with_user_site(interp: Interpreter, where: Path) -> tuple[Guarded, di
     user.mkdir(parents=True)
     manifest = where / "manifest.json"
     py = g.venv.python
-    g.pthguard("snapshot", "--python", py, "-o", manifest, env=env, check=True)
+    g.snapshot(manifest, env=env)
     g.pthguard("sign", manifest, "--key", g.keys.private, check=True)
     g.pthguard(
         "install",

@@ -323,14 +323,10 @@ class Guarded:
         """Run ``pthguard *args`` on the interpreter's side (see the module docstring)."""
         return self.tool.run(args, env=env, check=check)
 
-    def manifest(self, *snapshot_args: str) -> Path:
-        """Snapshot the venv now and sign it: ``manifest-N.json`` in the work directory,
-        version N (the Nth manifest of this venv) unless ``--version`` is given."""
-        number = len(self._manifests) + 1
-        path = self.work / f"manifest-{number}.json"
-        self._manifests.append(path)
-        if "--version" not in snapshot_args:
-            snapshot_args = (*snapshot_args, "--version", str(number))
+    def snapshot(self, path: Path, *snapshot_args: str, env: EnvExtra | None = None) -> None:
+        """``pthguard snapshot`` of the venv to ``path``, approving the startup code its review
+        lists (the tests plant startup code of their own on purpose), as a person would after
+        reading the review."""
         snapshot: tuple[str | os.PathLike[str], ...] = (
             "snapshot",
             "--python",
@@ -339,17 +335,27 @@ class Guarded:
             path,
             *snapshot_args,
         )
-        review = self.pthguard(*snapshot, "--format", "json")
-        if review.returncode == 1:  # startup code of the test's own: approve what it lists
+        review = self.pthguard(*snapshot, "--format", "json", env=env)
+        if review.returncode == 1:
             approvals = [
                 arg
                 for item in json.loads(review.stdout)["reviews"]
                 if item["verdict"] == "needs-approval"
                 for arg in ("--approve", item["approve_with"])
             ]
-            self.pthguard(*snapshot, *approvals, check=True)
+            self.pthguard(*snapshot, *approvals, env=env, check=True)
         else:
             assert review.returncode == 0, review.stdout + review.stderr
+
+    def manifest(self, *snapshot_args: str) -> Path:
+        """Snapshot the venv now and sign it: ``manifest-N.json`` in the work directory,
+        version N (the Nth manifest of this venv) unless ``--version`` is given."""
+        number = len(self._manifests) + 1
+        path = self.work / f"manifest-{number}.json"
+        self._manifests.append(path)
+        if "--version" not in snapshot_args:
+            snapshot_args = (*snapshot_args, "--version", str(number))
+        self.snapshot(path, *snapshot_args)
         self.pthguard("sign", path, "--key", self.keys.private, check=True)
         return path
 
