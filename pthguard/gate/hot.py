@@ -89,13 +89,13 @@ def _read(path: str) -> bytes:
     return data
 
 
-def _need_cold() -> None:
-    """Load the cold half into this namespace, once, after checking it against the seal."""
+def _need_cold(seal: dict[str, Any]) -> None:
+    """Load the cold half into this namespace, once, after checking it against ``seal``."""
     if "_COLD_LOADED" in globals():
         return
     if not _SEAL:
         raise RuntimeError("the gate's cold half is loaded only inside a guarded start")
-    name, expected = _SEAL_FOR_COLD[0]["cold"]
+    name, expected = seal["cold"]
     path = _join(_dirname(_SEAL), name)
     raw = _read(path)
     if raw[:4] != expected or raw[:4] != checksum(raw[4:]):
@@ -103,9 +103,6 @@ def _need_cold() -> None:
     for code in _marshal.loads(raw[4:]):
         exec(code, globals())
     globals()["_COLD_LOADED"] = True
-
-
-_SEAL_FOR_COLD: list[dict[str, Any]] = []  # the loaded seal, for _need_cold
 
 
 class _Violation:
@@ -186,7 +183,6 @@ def _load_seal() -> dict[str, Any]:
         raise ValueError(
             f"the seal was compiled for {seal['cache_tag']}, this is {sys.implementation.cache_tag}"
         )
-    _SEAL_FOR_COLD[:] = [seal]
     if _time.time() >= seal["expires"]:
         raise ValueError(f"the installed manifest expired at {seal['expires_text']}")
     manifest = seal["manifest_path"]
@@ -195,7 +191,7 @@ def _load_seal() -> dict[str, Any]:
     except OSError as exc:
         raise ValueError(f"the installed manifest {manifest} is missing") from exc
     if (st.st_size, st.st_mtime_ns, st.st_ino) != tuple(seal["manifest_stat"]):
-        _need_cold()
+        _need_cold(seal)
         if not _copied_manifest(seal, manifest, st.st_size):
             raise ValueError(f"the installed manifest {manifest} changed after it was sealed")
     return seal
@@ -322,7 +318,7 @@ def _final_checks(state: _State, processed: list[str]) -> None:
             continue
         pending.append((sitedir, site, stamp, before))
     if pending:
-        _need_cold()
+        _need_cold(state.seal)
         _check_sites(state, pending, verified_ns)
     state.timing.append(("final checks", _time.perf_counter_ns() - t0))
 
@@ -361,7 +357,7 @@ def _run_startup_module(state: _State, site: Any, name: str, original: Any) -> N
             data = None
         written = state.seal.get("watchdog_source")
         if data != written:
-            _need_cold()
+            _need_cold(state.seal)
             _startup_module_violation(state, f"changed {name}", own, data, written)
             return
         if expected_path is None:
@@ -392,7 +388,7 @@ def _run_startup_module(state: _State, site: Any, name: str, original: Any) -> N
         data = None
     if data is None or origin != expected_path or data != expected:
         what = f"changed {name}" if expected_path == origin else f"unlisted {name}"
-        _need_cold()
+        _need_cold(state.seal)
         _startup_module_violation(state, what, origin, data, expected)
         return
     if origin.endswith(tuple(external.EXTENSION_SUFFIXES)):
@@ -432,7 +428,7 @@ def _guarded_module(state: _State, site: Any, name: str, original: Any) -> None:
     _conclude(state, name)
     if name == "sitecustomize" and _posix.environ.get(b"PTHGUARD_DEBUG") == b"timing":
         try:
-            _need_cold()
+            _need_cold(state.seal)
             _timing(state)  # the end of the gate's work for this start
         except Exception as exc:
             _internal_error(state, exc)
@@ -515,7 +511,7 @@ def _install_hooks(state: _State, site: Any) -> None:
             data = None  # site would skip an unreadable file too
         expected = state.allowed(sitedir, name)
         if data is not None and data != expected:
-            _need_cold()
+            _need_cold(state.seal)
             # In a venv, site-packages is processed twice: a file that sorts before the gate
             # ran in the first pass (before the hook existed); this is the second pass.
             before = _ROLE == "gate" and full < _GATE and _dirname(full) == _dirname(_GATE)
@@ -580,7 +576,7 @@ def _run_gate() -> None:
         state, _ = _start()
         site._pthguard_state = state
         if hasattr(site, "StartupState"):
-            _need_cold()
+            _need_cold(state.seal)
             _gate_pep829(state, site)
         else:
             _install_hooks(state, site)
@@ -593,8 +589,7 @@ def _main() -> None:
         _run_gate()
         return
     try:
-        _load_seal()
-        _need_cold()
+        _need_cold(_load_seal())
     except Exception as exc:
         if _ROLE == "watchdog":
             _refuse(None, f"refusing to start: the startup gate did not run, and {exc}")
