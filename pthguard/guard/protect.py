@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pthguard._internal.fs import read_bytes, write_atomic
+from pthguard._internal.fs import write_atomic
 from pthguard.analysis.judge import Judgement
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
@@ -154,11 +154,10 @@ def local_manifest_path(executable: str) -> Path:
 def _previous(installed: Path | None, copy: Path, local: PublicKey) -> Manifest | None:
     """The installed manifest, or else protect's own last copy when the local key signed it."""
     if installed is not None:
-        data = read_bytes(installed, "installed manifest")
-        return _envelope.parse_envelope(data, "installed manifest").manifest
+        return _envelope.read_envelope(installed, "installed manifest").manifest
     if not copy.exists():
         return None
-    envelope = _envelope.parse_envelope(read_bytes(copy, "last signed manifest"), str(copy))
+    envelope = _envelope.read_envelope(copy, "last signed manifest")
     if not _envelope.check_signatures(envelope, [local]).signed_by:
         raise PthguardError(
             f"{copy} is not signed by this machine's local key",

@@ -24,6 +24,7 @@ from pthguard.environment.probe import Probe
 from pthguard.errors import PthguardError
 from pthguard.formats import approvals as _approvals
 from pthguard.formats.approvals import ApprovalRequest
+from pthguard.manifest.envelope import read_envelope
 from pthguard.manifest.model import Manifest
 
 
@@ -160,9 +161,5 @@ def _read_checked(path: str, sha256: str) -> bytes:
 
 def review_recorded(manifest: Manifest, previous: Path | None) -> _judge.Judgement:
     """``sign``'s judgement: the manifest alone, against the ``previous`` signed one if given."""
-    old = None
-    if previous is not None:
-        from pthguard.manifest.envelope import parse_envelope  # noqa: PLC0415
-
-        old = parse_envelope(read_bytes(previous, "previous manifest"), str(previous)).manifest
+    old = None if previous is None else read_envelope(previous, "previous manifest").manifest
     return _judge.judge_recorded(manifest, previous_hashes(old))

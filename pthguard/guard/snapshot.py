@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pthguard._internal.fs import read_bytes, write_atomic
+from pthguard._internal.fs import write_atomic
 from pthguard.analysis.judge import Judgement
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
@@ -24,7 +24,7 @@ from pthguard.findings import Finding
 from pthguard.formats.approvals import ApprovalRequest
 from pthguard.guard import review as _review
 from pthguard.manifest import project as _project
-from pthguard.manifest.envelope import Envelope, parse_envelope
+from pthguard.manifest.envelope import Envelope, read_envelope
 from pthguard.manifest.keys import PublicKey
 from pthguard.manifest.model import (
     Manifest,
@@ -71,9 +71,7 @@ def next_version(output: Path, previous: Path | None = None) -> int:
     versions = [0]
     for path in (output, previous):
         if path is not None and path.exists():
-            versions.append(
-                parse_envelope(read_bytes(path, "manifest"), str(path)).manifest.version
-            )
+            versions.append(read_envelope(path).manifest.version)
     return max(versions) + 1
 
 
@@ -107,10 +105,10 @@ def previous_manifest(previous: Path | None, output: Path) -> Manifest | None:
     """What the new manifest is judged against: ``previous`` when given, else the manifest
     already at ``output`` when it carries signatures (an unsigned draft vouches for nothing)."""
     if previous is not None:
-        return parse_envelope(read_bytes(previous, "previous manifest"), str(previous)).manifest
+        return read_envelope(previous, "previous manifest").manifest
     if not output.exists():
         return None
-    old = parse_envelope(read_bytes(output, "manifest"), str(output))
+    old = read_envelope(output)
     return old.manifest if old.signatures else None
 
 

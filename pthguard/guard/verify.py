@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pthguard._internal.fs import read_bytes
 from pthguard.environment import deep as _deep
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
@@ -86,7 +85,7 @@ def verify(
     if manifest is None or not trust:
         probe = _probe.probe(python)
         manifest, trust = installed_defaults(probe, manifest, trust)
-    envelope = _envelope.parse_envelope(read_bytes(manifest, "manifest"), str(manifest))
+    envelope = _envelope.read_envelope(manifest)
     trusted = [k for p in trust for k in _keys.load_anchors(p)]
     result = _envelope.verify(envelope, trusted, now, str(manifest))
     if probe is None:

@@ -133,28 +133,14 @@ def diff_manifests(old: Manifest, new: Manifest) -> list[Difference]:
 
 def signing_differences(old: Manifest, new: Manifest, *, expiry: bool) -> list[Difference]:
     """What changes beside the environment: the policy, and (when ``expiry``) the expiry."""
-    diffs = []
-    if old.policy != new.policy:
-        diffs.append(
-            Difference(
-                category="environment",
-                change="changed",
-                subject="policy",
-                expected=str(old.policy.to_dict()),
-                found=str(new.policy.to_dict()),
-            )
-        )
-    if expiry and old.expires != new.expires:
-        diffs.append(
-            Difference(
-                category="environment",
-                change="changed",
-                subject="expires",
-                expected=old.expires,
-                found=new.expires,
-            )
-        )
-    return diffs
+    pairs = [("policy", str(old.policy.to_dict()), str(new.policy.to_dict()))]
+    if expiry:
+        pairs.append(("expires", old.expires, new.expires))
+    return [
+        Difference(category="environment", change="changed", subject=subject, expected=a, found=b)
+        for subject, a, b in pairs
+        if a != b
+    ]
 
 
 def _compare_environment(expected: Manifest, found: Manifest, diffs: list[Difference]) -> None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from cryptography.exceptions import InvalidSignature
 
 from pthguard._internal.fields import Fields, Problems
+from pthguard._internal.fs import read_bytes
 from pthguard.errors import (
     CanonicalJSONError,
     ExpiredError,
@@ -111,6 +113,11 @@ def parse_envelope(data: bytes, source: str = "manifest") -> Envelope:
     if not isinstance(signed, dict):  # Manifest.from_dict accepted it, so this cannot happen
         raise ManifestError(f"{source}: signed is not an object")
     return Envelope(signed=signed, manifest=manifest, signatures=signatures)
+
+
+def read_envelope(path: Path, what: str = "manifest") -> Envelope:
+    """Read the manifest file at ``path`` (an error names it as ``what``) and parse it."""
+    return parse_envelope(read_bytes(path, what), str(path))
 
 
 def _parse_signature(value: object, path: str, problems: Problems) -> Signature | None:

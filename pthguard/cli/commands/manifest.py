@@ -190,11 +190,11 @@ def _unreviewed(manifest: Manifest, previous: Path | None, ctx: Context) -> bool
 
 
 def _sign(args: argparse.Namespace, ctx: Context) -> int:
-    from pthguard._internal.fs import read_bytes, write_atomic  # noqa: PLC0415
+    from pthguard._internal.fs import write_atomic  # noqa: PLC0415
     from pthguard.manifest import detached as _detached  # noqa: PLC0415
     from pthguard.manifest import envelope as _envelope  # noqa: PLC0415
 
-    envelope = _envelope.parse_envelope(read_bytes(args.manifest, "manifest"), str(args.manifest))
+    envelope = _envelope.read_envelope(args.manifest)
     if _unreviewed(envelope.manifest, args.previous, ctx):
         return EXIT_DIFFERENCES
     if args.detached:
@@ -268,7 +268,7 @@ def _attach(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.manifest import envelope as _envelope  # noqa: PLC0415
     from pthguard.manifest import keys as _keys  # noqa: PLC0415
 
-    envelope = _envelope.parse_envelope(read_bytes(args.manifest, "manifest"), str(args.manifest))
+    envelope = _envelope.read_envelope(args.manifest)
     keys = [k for p in args.trust for k in _keys.load_anchors(p)]
     signatures = [
         (str(p), _detached.read_signature_file(read_bytes(p, "signature"), str(p)))
@@ -288,7 +288,6 @@ def _diff_options(p: argparse.ArgumentParser) -> None:
 
 
 def _diff(args: argparse.Namespace, ctx: Context) -> int:
-    from pthguard._internal.fs import read_bytes  # noqa: PLC0415
     from pthguard.analysis.judge import judge_recorded  # noqa: PLC0415
     from pthguard.guard.review import previous_hashes  # noqa: PLC0415
     from pthguard.manifest import compare as _compare  # noqa: PLC0415
@@ -296,8 +295,8 @@ def _diff(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.render import review as _review  # noqa: PLC0415
     from pthguard.render import verify as _render  # noqa: PLC0415
 
-    old = _envelope.parse_envelope(read_bytes(args.old, "manifest"), str(args.old))
-    new = _envelope.parse_envelope(read_bytes(args.new, "manifest"), str(args.new))
+    old = _envelope.read_envelope(args.old)
+    new = _envelope.read_envelope(args.new)
     differences = _compare.diff_manifests(old.manifest, new.manifest)
     # the startup code NEW adds, judged as sign would judge it against OLD
     known = previous_hashes(old.manifest)
