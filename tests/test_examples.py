@@ -445,8 +445,12 @@ class Image:
 
     def start(self, launcher: str = "python", *args: str) -> subprocess.CompletedProcess[str]:
         """The image's entry point, as the runtime user (HOME unwritable: no cache)."""
+        if launcher == "python-guarded":  # in the state directory, out of installers' reach
+            (path,) = self.site_packages().glob(".pthguard-*/python-guarded")
+        else:
+            path = self.venv / "bin" / launcher
         return subprocess.run(
-            _as_nobody(self.venv / "bin" / launcher, *args),
+            _as_nobody(path, *args),
             cwd="/",
             env=host_env({"HOME": "/nonexistent"}),
             capture_output=True,

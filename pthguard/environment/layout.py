@@ -178,7 +178,7 @@ def _pthguard_gate():  # a function: nothing of the loader lands in __main__
 {on_error}_pthguard_gate()
 del _pthguard_gate
 args = sys.argv[1:]
-if sys.path and sys.path[0] == {os.path.dirname(python)!r}:
+if sys.path and sys.path[0] == {state_dir!r}:  # the launcher's own directory
     del sys.path[0]
 if not args or args[0] == "-":
     import code

@@ -21,7 +21,6 @@ from pthguard.gate.hot import (
     _STDLIB,
     _T0,
     Any,
-    _conclude,
     _dirname,
     _effective_mode,
     _final_checks,
@@ -39,7 +38,9 @@ from pthguard.gate.hot import (
     _start,
     _State,
     _time,
+    _upfront,
 )
+from pthguard.gate.imports import _IMPORTS, _arm_imports, _load_sha256
 from pthguard.gate.names import name_fits
 from pthguard.gate.schema import (
     CACHE_FORMAT,
@@ -51,23 +52,6 @@ from pthguard.gate.schema import (
 )
 
 # -- digests and reports ---------------------------------------------------------------------
-
-
-def _load_sha256(location: Any) -> Any:
-    """sha256 from a builtin module, or an extension loaded by its absolute path."""
-    for name in ("_sha2", "_sha256", "_hashlib"):
-        if name in sys.builtin_module_names:
-            module = __import__(name)
-            return getattr(module, "openssl_sha256", None) or module.sha256
-    if not location:
-        raise RuntimeError("no sha256 implementation recorded in the seal")
-    name, path = location
-    bootstrap = sys.modules["_frozen_importlib"]
-    external = sys.modules["_frozen_importlib_external"]
-    loader = external.ExtensionFileLoader(name, path)
-    spec = external.spec_from_file_location(name, path, loader=loader)
-    module = bootstrap._load(spec)
-    return getattr(module, "openssl_sha256", None) or module.sha256
 
 
 def _digest(state: _State, data: bytes) -> str:
@@ -181,6 +165,23 @@ def _startup_module_violation(
     state.violate(what, path, _describe(state, data, expected, pth=False), "NOT executed")
 
 
+def _report_startup_modules(state: _State) -> None:
+    """Before a refusal at the start: the watchdog and the sealed startup modules whose bytes
+    changed (found by their sealed paths; nothing is imported or run)."""
+    own = state.seal.get("watchdog")
+    checks = [("sitecustomize", own, state.seal.get("watchdog_source"))] if own else []
+    checks += [(name, path, data) for name, (path, data) in state.seal["modules"].items()]
+    for name, path, expected in checks:
+        if path is None:
+            continue
+        try:
+            data = _read(path)
+        except OSError:
+            data = None
+        if data != expected:
+            _startup_module_violation(state, f"changed {name}", path, data, expected)
+
+
 def _project_file(state: _State, sitedir: str, name: str, data: bytes | None) -> bool:
     """A ``.pth`` of a sealed site directory that ``policy.project`` allows: its name
     fits a listed pattern and its import lines are exactly the listed code lines."""
@@ -196,7 +197,7 @@ def _project_file(state: _State, sitedir: str, name: str, data: bytes | None) ->
 # -- site directories whose stamp is not the sealed one ----------------------------------------
 
 
-def _reconcile_site(state: _State, sitedir: str, names: list[str], before_gate: bool) -> None:
+def _reconcile_site(state: _State, sitedir: str, names: list[str]) -> None:
     """Every startup file of ``sitedir`` that the hook did not see must be allowed."""
     site = state.sites.get(sitedir)
     for name in _startup_names(names):
@@ -211,7 +212,7 @@ def _reconcile_site(state: _State, sitedir: str, names: list[str], before_gate: 
         if data is not None and (data == expected or _project_file(state, sitedir, name, data)):
             continue
         what = "changed startup file" if expected is not None else "unlisted startup file"
-        state.violate(what, full, _describe(state, data, expected), _fate(data, before_gate))
+        state.violate(what, full, _describe(state, data, expected), _fate(data, state.ran(full)))
         state.seen.add(full)
 
 
@@ -228,10 +229,46 @@ def _is_project_dir(rule: Any, name: str) -> bool:
     if rule is None or not name.endswith(".dist-info"):
         return False
     dist, sep, version = name[: -len(".dist-info")].partition("-")
+    if "-" in version or not version[:1].isdigit():  # proj-extra-1.0 is not proj's
+        return False
     key = dist.lower().replace(".", "_")
     while "__" in key:
         key = key.replace("__", "_")
     return bool(sep and version) and dist.isascii() and key + "-" == rule[1]
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _record_hash(digest: bytes) -> str:
+    """A sha256 digest as RECORD writes it: ``sha256=`` + URL-safe base64, no padding."""
+    bits = len(digest) * 8
+    chars = (bits + 5) // 6
+    number = int.from_bytes(digest, "big") << (chars * 6 - bits)
+    return "sha256=" + "".join(_B64[(number >> (6 * i)) & 63] for i in range(chars - 1, -1, -1))
+
+
+def _project_module(state: _State, root: str, rel: str, digest: bytes) -> bool:
+    """A module file of ``policy.project``'s own distribution (the project under test, not
+    signed by design): allowed when that distribution's RECORD lists it with these bytes.
+    A file another wheel overwrote is not the one the project's RECORD describes."""
+    rule = state.seal.get("project")
+    if rule is None or root not in state.sites:
+        return False
+    try:
+        names = _posix.listdir(root)
+    except OSError:
+        return False
+    wanted = rel + "," + _record_hash(digest) + ","
+    for name in names:
+        if _is_project_dir(rule, name):
+            try:
+                record = _read(_join(_join(root, name), "RECORD")).decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            if any(line.startswith(wanted) for line in record.splitlines()):
+                return True
+    return False
 
 
 _LINE_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\ufeff")
@@ -261,7 +298,8 @@ def _check_distributions(state: _State, sitedir: str, site: Any, names: list[str
     dists: dict[str, Any] = site[SITE_DISTRIBUTIONS]
     if isinstance(dists, bytes):  # kept marshalled in the seal: only this full check reads it
         dists = _marshal.loads(dists)
-    present = {n for n in names if n.endswith((".dist-info", ".egg-info"))}
+    # as importlib.metadata finds them: the suffix in any case (six-9.9.DIST-INFO counts)
+    present = {n for n in names if n.lower().endswith((".dist-info", ".egg-info"))}
     policy = state.seal["unlisted_distributions"]
     for name in sorted(present - dists.keys()):
         if policy == "refuse" and not _is_project_dir(state.seal.get("project"), name):
@@ -305,14 +343,43 @@ def _check_distributions(state: _State, sitedir: str, site: Any, names: list[str
                 _join(sitedir, name),
                 f"{rel} sha256 {found}, expected {digest}",
             )
-        else:
+        elif _files_unchanged(state, sitedir, name):
+            # The same RECORD bytes in another file: reinstalled (pip --force-reinstall of
+            # the same name and version). Its module files were checked; trust it from now.
             state.fresh_records[path] = (now, digest)
+
+
+def _files_unchanged(state: _State, sitedir: str, name: str) -> bool:
+    """Every module file of one distribution against its signed digest (fingerprint first)."""
+    guard = _IMPORTS
+    if guard is None:
+        return True  # not armed (cannot happen in a guarded start): the imports check later
+    number = guard.load_index()["dists"].get(sitedir, {}).get(name)
+    if number is None:
+        return True
+    clean = True
+    for rel, entry in sorted(guard.table(number).items()):
+        path = _join(sitedir, rel)
+        try:
+            st = _posix.stat(path)
+            if file_fingerprint(st) == entry[1]:
+                continue
+            found = guard.digest(_read(path))
+        except OSError as exc:
+            found = None
+            detail = f"{rel}: {exc.strerror}"
+        else:
+            detail = f"{rel} sha256 {found.hex()}, expected {entry[0].hex()}"
+        if found != entry[0]:
+            state.violate(f"changed distribution {_dist_label(name)}", _join(sitedir, name), detail)
+            clean = False
+    return clean
 
 
 def _check_sites(state: _State, pending: list[Any], verified_ns: int) -> None:
     """Reconcile the site directories the hot half could not vouch for, then record what was
     verified in the hash cache."""
-    for sitedir, site, stamp, before in pending:
+    for sitedir, site, stamp in pending:
         if site is not None and stamp is not None and _cache_vouches(state, sitedir, stamp):
             continue
         try:
@@ -321,7 +388,7 @@ def _check_sites(state: _State, pending: list[Any], verified_ns: int) -> None:
             state.violate("unreadable site directory", sitedir, str(exc))
             continue
         count = len(state.violations)
-        _reconcile_site(state, sitedir, names, before_gate=before and _ROLE != "sealed")
+        _reconcile_site(state, sitedir, names)
         if site is not None:
             _check_distributions(state, sitedir, site, names)
         if stamp is not None and len(state.violations) == count:
@@ -469,16 +536,6 @@ def _write_cache(state: _State, verified_ns: int) -> None:
             pass
 
 
-def _refuse_early(state: _State, site: Any, pending: Any = ()) -> None:
-    """3.15, enforce mode: refuse before the batch's code runs, with the whole report (the
-    distributions too, which 3.10-3.14 check at the sitecustomize stage). Warn mode reports
-    once, at the sitecustomize stage."""
-    if state.violations and state.mode == "enforce":
-        state.active = False
-        _final_checks(state, _processed_site_dirs(state, site, pending))
-        _conclude(state, "startup files")
-
-
 # -- 3.15: PEP 829 StartupState --------------------------------------------------------------
 
 
@@ -512,6 +569,9 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
         return _join(state.canon(sitedir), name) == _GATE
 
     for filename, lines in startup._importexecs.items():
+        if is_gate(filename) and _ROLE == "sealed":
+            lines.clear()  # the launcher armed everything already: the gate's line is a no-op
+            continue
         if is_gate(filename) or filename in executed_before:
             if filename in executed_before:
                 allowed(filename)
@@ -588,7 +648,9 @@ def _gate_pep829(state: _State, site: Any) -> None:
         if filename in (current, _GATE):
             break
         executed.add(filename)
+    state.ran_files = executed
     _check_pep829(state, startup, executed)
+    _upfront(state, site)  # before the batch's other import lines and its entry points
     original_sitecustomize = site.execsitecustomize
     original_usercustomize = site.execusercustomize
 
@@ -607,7 +669,6 @@ def _gate_pep829(state: _State, site: Any) -> None:
 
     site.execsitecustomize = execsitecustomize
     site.execusercustomize = execusercustomize
-    _refuse_early(state, site)
 
 
 # -- the other roles -------------------------------------------------------------------------
@@ -628,9 +689,8 @@ def _timing(state: _State) -> None:
 
 
 def _run_watchdog() -> None:
-    site = sys.modules.get("site")
-    if site is not None and getattr(site, "_pthguard_state", None) is not None:
-        return
+    # The gate registers this module without running it: when it runs, the gate did not
+    # arm the sitecustomize stage in this process (no attribute or variable says otherwise).
     try:
         seal = _load_seal()
         mode = _effective_mode(seal)
@@ -675,7 +735,7 @@ def _run_sealed() -> None:
     try:
         state, _ = _start()
         site = _stdlib_site()
-        site._pthguard_state = state
+        _arm_imports(state, site)
         if hasattr(site, "StartupState"):
             original_process = site.StartupState.process
 
@@ -685,8 +745,10 @@ def _run_sealed() -> None:
                         _check_pep829(state, self, set())
                     except Exception as exc:
                         _internal_error(state, exc)
-                    sitedirs = [path for name, path in self._path_entries if name is None]
-                    _refuse_early(state, site, sitedirs)
+                    try:
+                        _upfront(state, site)
+                    except Exception as exc:
+                        _internal_error(state, exc)
                 return original_process(self)
 
             site.StartupState.process = process

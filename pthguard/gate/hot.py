@@ -34,6 +34,7 @@ from pthguard.gate.schema import (
     SEAL_FORMAT,
     SITE_ID,
     SITE_PATH,
+    SITE_ROLE,
     SITE_STAMP,
     SITE_STARTUP,
     checksum,
@@ -53,11 +54,13 @@ if TYPE_CHECKING:
         _copied_manifest,
         _gate_pep829,
         _pth_violation,
+        _report_startup_modules,
         _run_sealed,
         _run_watchdog,
         _startup_module_violation,
         _timing,
     )
+    from pthguard.gate.imports import _arm_imports
 else:
     Any = object
 
@@ -141,6 +144,22 @@ class _State:
         self.fresh_sites: dict[str, Any] = {}
         self.fresh_records: dict[str, Any] = {}
         self.restore: Any = None
+        self.checked: set[str] = set()  # site directories reconciled by this start
+        self.before: set[str] = set()  # site directories processed before the gate ran
+        self.ran_files: set[str] | None = None  # 3.15: files earlier in the gate's batch
+        self.upfront = False  # the site directories were reconciled before any import line
+        self.reported: set[str] = set()  # warn-mode lines already written by this process
+
+    def ran(self, full: str) -> bool:
+        """Did site run this startup file before the gate could check it? Files of a
+        directory processed before the gate's, and of the gate's own directory those
+        sorting before the gate's name (a 3.15 batch: those earlier in the batch)."""
+        if _ROLE == "sealed":
+            return False
+        if self.ran_files is not None:
+            return full in self.ran_files
+        head = _dirname(full)
+        return head in self.before or (head == _dirname(_GATE) and full < _GATE)
 
     def canon(self, sitedir: str) -> str:
         """The sealed path of ``sitedir``, also when it is reached through a symlink."""
@@ -237,12 +256,16 @@ def _conclude(state: _State, stage: str) -> None:
         return
     if state.mode == "enforce":
         _refuse(state, "refusing to start: this environment does not match its signed manifest")
-    _report(
-        state,
-        f"warning: this environment does not match its signed manifest ({stage}); "
-        "unlisted startup code was not run",
-        [],
-    )
+    fresh = [v for v in state.violations if v.line() not in state.reported]
+    state.reported.update(v.line() for v in fresh)
+    state.violations = fresh
+    if fresh:
+        _report(
+            state,
+            f"warning: this environment does not match its signed manifest ({stage}); "
+            "unlisted startup code was not run",
+            [],
+        )
     state.violations = []
 
 
@@ -290,20 +313,20 @@ def _final_checks(state: _State, processed: list[str]) -> None:
 
     A directory whose stamp is the sealed one has the same entries as when it was sealed:
     no file can have been added before the gate, and no distribution added or removed. Only
-    the others go to the cold half (the hash cache, a listing, the distributions); in-place
-    edits by code already running as the same user are outside the threat model."""
+    the others go to the cold half (the hash cache, a listing, the distributions). A
+    directory is reconciled once per start; in-place edits of module files are the import
+    guard's (:mod:`.imports`)."""
     t0 = _time.perf_counter_ns()
     # What the cache vouches for is the state as of now, before the first stamp is taken:
     # a change after the listing, in the clock tick of the stamp, must stay racily clean
     # however long this start takes to write the cache.
     verified_ns = _time.time_ns()
-    gate_dir = _dirname(_GATE)
     sealed_at = state.seal["sealed_at_ns"]
-    before = True
     pending = []
     for sitedir in processed:
-        if sitedir == gate_dir:
-            before = False
+        if sitedir in state.checked:
+            continue
+        state.checked.add(sitedir)
         site = state.sites.get(sitedir)
         try:
             stamp = dir_stamp(_posix.stat(sitedir))
@@ -316,11 +339,38 @@ def _final_checks(state: _State, processed: list[str]) -> None:
             and (stamp[1] < sealed_at)
         ):
             continue
-        pending.append((sitedir, site, stamp, before))
+        pending.append((sitedir, site, stamp))
     if pending:
         _need_cold(state.seal)
         _check_sites(state, pending, verified_ns)
-    state.timing.append(("final checks", _time.perf_counter_ns() - t0))
+    state.timing.append(("site checks", _time.perf_counter_ns() - t0))
+
+
+def _site_dirs_of_start(state: _State, site: Any) -> list[str]:
+    """Every site directory this start processes, known before site has processed them
+    all: the sealed ones that exist (the user site only when enabled for this start) and an
+    enabled user site that was not sealed. Reconciled before any allowed import line runs."""
+    enabled = getattr(site, "ENABLE_USER_SITE", None)
+    if enabled is None:  # a venv with system site packages: main() decides after venv()
+        enabled = site.check_enableusersite()
+    user = site.getusersitepackages() if enabled else None
+    found = []
+    for entry in state.seal["sites"]:
+        if entry[SITE_ROLE] == "user" and not enabled:
+            continue
+        found.append(entry[SITE_PATH])
+    if user and user not in found:
+        found.append(user)
+    out = []
+    for path in found:
+        try:
+            _posix.stat(path)
+        except OSError:
+            if path in state.sites and path in sys.path:  # processed, then removed
+                out.append(path)
+            continue
+        out.append(path)
+    return out
 
 
 # -- startup modules -------------------------------------------------------------------------
@@ -473,6 +523,8 @@ def _install_hooks(state: _State, site: Any) -> None:
             return original_addpackage(sitedir, name, known_paths)
         t0 = _time.perf_counter_ns()
         try:
+            if not state.upfront:  # the sealed launcher: site has now set up the user site
+                _upfront(state, site)
             verified = _verify_pth(sitedir, name)
         except Exception as exc:
             _internal_error(state, exc)
@@ -504,6 +556,9 @@ def _install_hooks(state: _State, site: Any) -> None:
                 return _SITE_DECIDES
         if full in state.verdicts:  # a venv's site-packages is processed twice
             return state.verdicts[full]
+        if full in state.seen:  # reported by the reconciliation: never run
+            state.verdicts[full] = None
+            return None
         state.seen.add(full)
         try:
             data = _read(full)
@@ -514,7 +569,7 @@ def _install_hooks(state: _State, site: Any) -> None:
             _need_cold(state.seal)
             # In a venv, site-packages is processed twice: a file that sorts before the gate
             # ran in the first pass (before the hook existed); this is the second pass.
-            before = _ROLE == "gate" and full < _GATE and _dirname(full) == _dirname(_GATE)
+            before = state.ran(full)
             if _pth_violation(state, sitedir, name, full, data, expected=expected, before=before):
                 data = None
         state.verdicts[full] = data
@@ -560,28 +615,58 @@ def _start() -> tuple[_State, Any]:
     _FALLBACK_MODE = seal["mode"]
     state = _State(seal)
     state.mode = _effective_mode(seal)
+    state.reported = _reported_before()
     # from the .pth line (or launcher) to here: reading and running the compiled gate
     state.timing.append(("load gate", t0 - _T0))
     state.timing.append(("load seal", _time.perf_counter_ns() - t0))
     return state, seal
 
 
+def _reported_before() -> set[str]:
+    """Warn-mode lines an earlier run of the gate in this process wrote (a 3.15 venv runs
+    the gate's line in two batches): found through the import guard it armed, and used
+    only to not repeat a warning, never to skip a check."""
+    for hook in sys.path_hooks:
+        if getattr(hook, "__name__", "") == "_guarded_path_hook":
+            earlier = getattr(getattr(hook, "__globals__", {}).get("_IMPORTS"), "state", None)
+            reported = getattr(earlier, "reported", None)
+            if type(reported) is set:
+                return reported
+    return set()
+
+
 def _run_gate() -> None:
+    """The gate ``.pth`` line: check every site directory of this start, then arm the
+    import guard and the hooks, before site runs any other startup file's code. Nothing
+    another module can set makes it skip a check: each run checks (a 3.15 batch that
+    reaches the gate twice checks twice)."""
     site = sys.modules["site"]
-    marker = getattr(site, "_pthguard_state", None)
-    if marker is not None:
-        return  # second pass over a venv's site-packages: already active
     state = None
     try:
         state, _ = _start()
-        site._pthguard_state = state
+        # site appends a directory to sys.path before it processes its .pth files: those
+        # on sys.path now were processed before the gate (a user site outside a venv).
+        state.before = {d for d in sys.path if d != _dirname(_GATE)}
+        _arm_imports(state, site)
         if hasattr(site, "StartupState"):
             _need_cold(state.seal)
             _gate_pep829(state, site)
         else:
+            _upfront(state, site)
             _install_hooks(state, site)
     except Exception as exc:
         _internal_error(state, exc)
+
+
+def _upfront(state: _State, site: Any) -> None:
+    """Reconcile the site directories of this start and refuse (enforce) before the first
+    allowed import line runs."""
+    state.upfront = True
+    _final_checks(state, _site_dirs_of_start(state, site))
+    if state.violations and state.mode == "enforce":
+        _need_cold(state.seal)
+        _report_startup_modules(state)  # the whole picture in the one refusal
+    _conclude(state, "site directories")
 
 
 def _main() -> None:

@@ -11,7 +11,7 @@ constants.
 """
 
 EXIT_REFUSED = 78  # a guarded interpreter that refuses to start (EX_CONFIG)
-SEAL_FORMAT = 2
+SEAL_FORMAT = 3
 CACHE_FORMAT = 2
 # Checked before ``marshal`` reads the seal, the cold half of the gate or the cache: one
 # flipped byte can make marshal allocate gigabytes (a huge tuple length) or crash the
@@ -46,6 +46,13 @@ SEAL_KEYS = (
     "sha256_module",  # (name, path) of an extension providing sha256, or None (builtin)
     "project",  # policy.project compiled, or None
     "cold",  # (file name in the state directory, checksum) of the gate's cold half
+    # the import guard's index, marshalled: {"dir": the tables' directory, "sites": {site
+    # path: {first path component: (table number, ...)}}, "dists": {site path: {metadata
+    # directory: table number}}, "tables": (checksum of DIR/N.bin, ...)}; each table is
+    # {path relative to the site: (sha256, fingerprint | None, bytecode path (absolute, in the
+    # state directory's store) | None,
+    # bytecode fingerprint | None, bytecode sha256 | None)}, digests as 32 raw bytes
+    "imports",
 )
 
 # A site entry: (path, role, {startup file name: bytes}, marshalled {metadata dir:

@@ -8,7 +8,8 @@ build blanks their ``from pthguard.gate...`` imports (keeping line numbers for t
 and has the target interpreter compile them with ``optimize=2`` (no docstrings, no
 asserts): bytecode is specific to each version.
 
-Files written beside the seal: ``gate.TAG.bin``, ``marshal.dumps((schema, names, hot))``,
+Files written beside the seal: ``gate.TAG.bin``, ``marshal.dumps((schema, names, imports,
+hot))``,
 which the gate ``.pth`` line loads; ``gate-cold.TAG.bin``, ``checksum +
 marshal.dumps((cold,))``, whose name and checksum the seal carries.
 """
@@ -26,7 +27,7 @@ from pthguard.errors import InstallError
 from pthguard.gate.schema import checksum
 
 GATE_DIR = Path(__file__).resolve().parent.parent / "gate"
-HOT_FILES = ("schema.py", "names.py", "hot.py")
+HOT_FILES = ("schema.py", "names.py", "imports.py", "hot.py")
 COLD_FILES = ("cold.py",)
 
 

@@ -31,6 +31,7 @@ from pthguard.environment.layout import (
 from pthguard.errors import InstallError
 from pthguard.gate.schema import RACY_MARGIN_NS
 from pthguard.guard import gatebuild as _gatebuild
+from pthguard.guard import modules as _modules
 from pthguard.guard import seal as _seal
 from pthguard.manifest import compare as _compare
 from pthguard.manifest import envelope as _envelope
@@ -88,9 +89,11 @@ def install(
     probe = _probe.probe(python)
     python = probe.executable
     existing_sites = [s.path for s in probe.site_dirs if s.exists]
-    if not existing_sites:
-        raise InstallError(f"{python} has no site directory to guard")
-    site_dir = existing_sites[0]
+    # Never the user site: -s, PYTHONNOUSERSITE or another user's HOME start without it.
+    candidates = [s.path for s in probe.site_dirs if s.exists and s.role != "user"]
+    if not candidates:
+        raise InstallError(f"{python} has no site directory to guard other than the user site")
+    site_dir = candidates[0]
     installs = find_installations(existing_sites)
     previous = next((i for i in installs if i.site_dir == site_dir), None)
     replaced = None
@@ -143,6 +146,7 @@ def install(
             name = f"{number}-{name.lstrip('.')}"
         used.add(name)
         write_atomic(Path(state_dir, "trust", name), read_bytes(anchor, "key"))
+    tables = _modules.build(manifest, probe, python, state_dir)
     gate = _gatebuild.build(python, probe.cache_tag)
     write_atomic(Path(state_dir, gate_bin_name(probe.cache_tag)), gate.hot)
     write_atomic(Path(state_dir, gate.cold_name), gate.cold)
@@ -162,11 +166,16 @@ def install(
             watchdog_bytes=watchdog_bytes,
             sha256_module=sha_module,
             cold=(gate.cold_name, gate.cold_checksum),
+            imports=tables.index,
         )
         write_atomic(Path(state_dir, "seal.bin"), _seal.seal_bytes(seal))
 
     write_seal()  # complete before the gate exists; its directory stamps come next
-    launcher = os.path.join(os.path.dirname(python), "python-guarded")
+    # In the state directory, whose name a wheel cannot know: an installer writes bin/
+    # (a wheel's .data/scripts), never here.
+    launcher = os.path.join(state_dir, "python-guarded")
+    if previous is not None and previous.launcher and previous.launcher != launcher:
+        _remove_old_launcher(previous.launcher)
     write_atomic(
         Path(launcher),
         launcher_source(
@@ -195,6 +204,7 @@ def install(
     # change, seal again: the directory stamps are then trusted from the first start.
     time.sleep(2 * RACY_MARGIN_NS / 1e9)
     write_seal()
+    _modules.remove_old(state_dir, tables)
     notes = [note] if note else []
     return InstallResult(
         installation=installation, replaced_version=replaced, verification=result, notes=notes
@@ -224,8 +234,8 @@ def _watchdog_place(
             if os.path.exists(os.path.join(entry, name)):
                 return None, (
                     f"watchdog not installed: {os.path.join(entry, name)} is imported before "
-                    "any site directory; use the sealed launcher (bin/python-guarded) to close "
-                    "the window where a suppressed gate goes unnoticed"
+                    "any site directory; use the sealed launcher (`pthguard status` shows it) "
+                    "to close the window where a suppressed gate goes unnoticed"
                 )
     existing = [
         n for n in os.listdir(site_dir) if n == "sitecustomize" or n.startswith("sitecustomize.")
@@ -233,9 +243,19 @@ def _watchdog_place(
     if existing:
         return None, (
             f"watchdog not installed: {site_dir} already has {existing[0]} (left untouched); "
-            "use the sealed launcher (bin/python-guarded) for full coverage"
+            "use the sealed launcher (`pthguard status` shows it) for full coverage"
         )
     return mine, ""
+
+
+def _remove_old_launcher(path: str) -> None:
+    """The launcher an earlier version wrote beside the interpreter, if it is still ours."""
+    try:
+        current = Path(path).read_bytes()
+    except OSError:
+        return
+    if LAUNCHER_MARK in current.partition(b"\n")[2]:
+        Path(path).unlink()
 
 
 def _sha256_module(python: str) -> tuple[str, str] | None:

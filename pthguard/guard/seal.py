@@ -40,6 +40,7 @@ def build_seal(
     watchdog_bytes: bytes | None,
     sha256_module: tuple[str, str] | None,
     cold: tuple[str, bytes],
+    imports: bytes,
 ) -> dict[str, Any]:
     """Everything the gate compares, from the live files, checked against the manifest."""
     manifest = envelope.manifest
@@ -123,6 +124,7 @@ def build_seal(
         # policy.project compiled: (name, dist-info prefix, ((file pattern, code lines), ...))
         "project": _project.seal_rule(manifest.policy.project),
         "cold": cold,
+        "imports": imports,
     }
 
 

@@ -1,7 +1,7 @@
 """Guarded venvs: pthguard installed into real venvs, run from the side that owns them.
 
 :class:`Guarded` is the one API the gate tests use: ``Guarded.pthguard(*args)`` runs the CLI,
-``start()`` the venv's ``bin/python``, ``sealed()`` its ``bin/python-guarded``.
+``start()`` the venv's ``bin/python``, ``sealed()`` its sealed launcher ``python-guarded``.
 
 Where pthguard runs:
 
@@ -302,7 +302,11 @@ class Guarded:
 
     @property
     def launcher(self) -> Path:
-        return self.venv.bin_dir / "python-guarded"
+        """The sealed launcher, in the state directory (no installer writes there)."""
+        found = sorted(self.site_packages.glob(".pthguard-*/python-guarded"))
+        if len(found) != 1:
+            raise AssertionError(f"expected one sealed launcher, found {found}")
+        return found[0]
 
     def marker(self, name: str) -> Marker:
         host = self.work / "markers" / name
@@ -389,7 +393,7 @@ class Guarded:
     def sealed(
         self, *args: str | os.PathLike[str], env: EnvExtra | None = None, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """``bin/python-guarded *args`` (sealed launch: checks before ``site.main()``)."""
+        """``python-guarded *args`` (sealed launch: checks before ``site.main()``)."""
         launcher = self.interp.inner_path(self.launcher)
         return self.interp.run_program([launcher, *args], env=env, cwd=cwd)
 
