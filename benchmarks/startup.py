@@ -771,7 +771,8 @@ def one_size(args: argparse.Namespace, tools: Tools, size: int, report: Report) 
     py_a, py_b = str(venv_a / "bin" / "python"), str(venv_b / "bin" / "python")
     a = [py_a, "-c", "pass"]
     b = [py_b, "-c", "pass"]
-    sealed = [str(venv_b / "bin" / "python-guarded"), "-c", "pass"]
+    (launcher,) = (venv_b / "lib").glob("python3*/site-packages/.pthguard-*/python-guarded")
+    sealed = [str(launcher), "-c", "pass"]
     check_start(py_a, env, guarded=False)
     report.timing.append((size, "first start after install", check_start(py_b, env, guarded=True)))
     report.timing.append((size, "warm start", debug_line(b, env)))

@@ -2,9 +2,10 @@
 files against their signed digests, compile the bytecode of the verified sources, and report
 the stat fingerprints the import guard may trust.
 
-stdin: ``marshal.dumps([(path, sha256 (32 bytes), bytecode path | None), ...])``. stdout:
-``marshal.dumps([(path, problem | None, fingerprint | None, bytecode path | None,
-bytecode fingerprint | None, bytecode sha256 | None), ...])``.
+stdin: ``marshal.dumps([(path, (sha256 (32 bytes), ...), bytecode path | None), ...])``:
+the digests every signed distribution that claims the file gives it; the file must have one
+of them. stdout: ``marshal.dumps([(path, problem | None, fingerprint | None, bytecode path
+| None, bytecode fingerprint | None, bytecode sha256 | None, the file's sha256), ...])``.
 
 The bytecode is compiled from the bytes whose digest was just checked (``optimize=0``, a
 timestamp header as ``py_compile`` writes) into pthguard's own store in the state directory
@@ -65,16 +66,17 @@ def main() -> None:
     out = []
     racy = []
     started = time.time_ns()
-    for path, digest, target in jobs:
+    for path, digests, target in jobs:
         try:
             data, st = read(path)
         except OSError as exc:
-            out.append([path, f"unreadable ({exc.strerror})", None, None, None, None])
+            out.append([path, f"unreadable ({exc.strerror})", None, None, None, None, None])
             continue
-        if hashlib.sha256(data).digest() != digest:
-            out.append([path, "differs from its signed digest", None, None, None, None])
+        digest = hashlib.sha256(data).digest()
+        if digest not in digests:
+            out.append([path, "differs from its signed digest", None, None, None, None, None])
             continue
-        row = [path, None, fingerprint(st), None, None, None]
+        row = [path, None, fingerprint(st), None, None, None, digest]
         if st.st_mtime_ns >= started - MARGIN_NS:
             racy.append((row, 2, digest))
         if target is not None:

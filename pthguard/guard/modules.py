@@ -92,11 +92,16 @@ def build(
         stem = rel.rpartition(".")[0]
         return os.path.join(store, str(site_numbers[site]), f"{stem}.{probe.cache_tag}.pyc")
 
-    jobs = [
-        (os.path.join(site, rel), bytes.fromhex(digest), target(site, rel) if code else None)
-        for site, _, files in per_dist
-        for rel, digest, code in files
-    ]
+    # A file several signed distributions claim (one overwrote the other's) must have the
+    # digest one of them gives it: the last writer's, which that one's RECORD vouches for.
+    claimed: dict[str, tuple[set[bytes], str | None]] = {}
+    for site, _, files in per_dist:
+        for rel, digest, code in files:
+            digests, pyc = claimed.setdefault(
+                os.path.join(site, rel), (set(), target(site, rel) if code else None)
+            )
+            digests.add(bytes.fromhex(digest))
+    jobs = [(path, tuple(sorted(d)), pyc) for path, (d, pyc) in claimed.items()]
     results = _run_workers(python, jobs, workers or os.cpu_count() or 1)
     problems = [f"{path}: {problem}" for path, problem, *_ in results.values() if problem]
     if problems:
@@ -107,13 +112,11 @@ def build(
         )
     sites: dict[str, dict[str, list[int]]] = {}
     payloads: list[bytes] = []
-    compiled = 0
     for number, (site, _, files) in enumerate(per_dist):
         table: dict[str, tuple[Any, ...]] = {}
-        for rel, digest, _ in files:
-            _, _, fp, pyc, pyc_fp, pyc_digest = results[os.path.join(site, rel)]
-            compiled += pyc is not None
-            table[rel] = (bytes.fromhex(digest), fp, pyc, pyc_fp, pyc_digest)
+        for rel, _, _ in files:
+            _, _, fp, pyc, pyc_fp, pyc_digest, found = results[os.path.join(site, rel)]
+            table[rel] = (found, fp, pyc, pyc_fp, pyc_digest)
             sites.setdefault(site, {}).setdefault(rel.split("/")[0], []).append(number)
         payloads.append(marshal.dumps(table, 4))
     # named by content: a reinstall of the same state writes the same directory
@@ -139,7 +142,7 @@ def build(
         directory=name,
         index=marshal.dumps(index, 4),
         files=len(jobs),
-        compiled=compiled,
+        compiled=sum(1 for r in results.values() if r[3] is not None),
         bytecode=frozenset(r[3] for r in results.values() if r[3] is not None),
     )
 
@@ -160,7 +163,7 @@ def remove_old(state_dir: str, tables: Tables) -> None:
 
 
 def _run_workers(
-    python: str, jobs: Sequence[tuple[str, bytes, str | None]], workers: int
+    python: str, jobs: Sequence[tuple[str, tuple[bytes, ...], str | None]], workers: int
 ) -> dict[str, tuple[Any, ...]]:
     """Split ``jobs`` over ``workers`` processes of the target interpreter."""
     source = WORKER.read_text(encoding="utf-8")

@@ -580,9 +580,12 @@ def test_sitecustomize_on_pythonpath(interp: Interpreter, tmp_path: Path) -> Non
     assert not planted.exists()
 
 
-def _guard_with_user_site(interp: Interpreter, where: Path) -> tuple[Guarded, dict[str, str]]:
+def _guard_with_user_site(
+    interp: Interpreter, where: Path, *, user_site: bool = True
+) -> tuple[Guarded, dict[str, str]]:
     """A venv with ``include-system-site-packages = true`` (so the user site is processed),
-    its user base and HOME in the work directory, guarded with that user site in view."""
+    its user base and HOME in the work directory, guarded with that user site in view (or,
+    without ``user_site``, before the user site exists)."""
     where = interp.visible_dir(where)
     venv = make_venv(interp, where / "venv", system_site_packages=True, with_pip=False)
     g = Guarded(venv=venv, work=where, tool=tool_for(interp), keys=keys_for(interp))
@@ -592,9 +595,10 @@ def _guard_with_user_site(interp: Interpreter, where: Path) -> tuple[Guarded, di
         "HOME": interp.inner_path(where / "home"),
         "PYTHONUSERBASE": interp.inner_path(where / "userbase"),
     }
-    user_site = g.venv.run(["-c", "import site; print(site.getusersitepackages())"], env=env)
-    user = interp.host_path(user_site.stdout.strip())
-    user.mkdir(parents=True)
+    found = g.venv.run(["-c", "import site; print(site.getusersitepackages())"], env=env)
+    user = interp.host_path(found.stdout.strip())
+    if user_site:
+        user.mkdir(parents=True)
     manifest = where / "manifest.json"
     py = g.venv.python
     g.snapshot(manifest, env=env)
@@ -634,6 +638,30 @@ def test_usercustomize_and_pth_in_the_user_site(interp: Interpreter, tmp_path: P
         lines = assert_refused(start("-c", "print('ran')", env=env))
         assert NOT_EXECUTED in _fate(lines, "zz_user.pth")
     assert not pth.exists()
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_user_site_created_after_install(interp: Interpreter, tmp_path: Path) -> None:
+    """A user site (``PYTHONUSERBASE``) that did not exist at install, then holds a ``.pth``
+    and an unlisted distribution: every processed site directory is reconciled, sealed or
+    not, before any allowed import line runs. ``-s`` starts without it, cleanly."""
+    g, env = _guard_with_user_site(interp, tmp_path, user_site=False)
+    user = g.interp.host_path(
+        g.venv.run(["-c", "import site; print(site.getusersitepackages())"], env=env).stdout.strip()
+    )
+    user.mkdir(parents=True)
+    marker = g.marker("late")
+    (user / "late.pth").write_bytes(marker_pth(marker))
+    meta = user / "late-1.0.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: late\nVersion: 1.0\n")
+    for _, start in _starts(g):
+        lines = assert_refused(start("-c", "print('ran')", env=env))
+        assert NOT_EXECUTED in _fate(lines, "late.pth")
+        line_with(lines, "unlisted distribution late 1.0")
+        proc = start("-s", "-c", "print('ran')", env=env)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "ran\n", "")
+    assert not marker.exists()
 
 
 # -- PEP 829 .start files --------------------------------------------------------------------

@@ -108,7 +108,8 @@ def test_dropped_module_files_are_unlisted(interp: Interpreter, tmp_path: Path) 
     for _, start in _starts(g):
         proc = start("-c", "import extra")
         assert proc.returncode == 1
-        assert "unlisted module file" in line_with(proc.stderr.splitlines(), "refused to import extra:")
+        line = line_with(proc.stderr.splitlines(), "refused to import extra:")
+        assert "unlisted module file" in line
         proc = start("-c", "import extra_mod")
         assert proc.returncode == 1
         line = line_with(proc.stderr.splitlines(), "refused to import extra_mod")
@@ -244,6 +245,15 @@ def test_a_wheel_cannot_replace_the_sealed_launcher(interp: Interpreter, tmp_pat
     assert g.launcher.read_bytes() == launcher
     assert_refused(g.sealed("-c", "pass"), "unlisted distribution shim 1.0")
     assert not marker.exists()
+
+
+def test_project_rule_takes_only_its_own_metadata_directory() -> None:
+    rule = ("proj", "proj-", ())
+    assert cold._is_project_dir(rule, "proj-1.0.dist-info")
+    assert cold._is_project_dir(rule, "Proj-2.0rc1.dist-info")
+    assert not cold._is_project_dir(rule, "proj-extra-1.0.dist-info")  # split at the first -
+    assert not cold._is_project_dir(rule, "proj-.dist-info")
+    assert not cold._is_project_dir(rule, "proj-1.0.DIST-INFO")
 
 
 def test_record_hash_matches_base64() -> None:
