@@ -56,6 +56,13 @@ RULES: Final[dict[str, Rule]] = rule_table(
         "checked",
         operational=True,
     ),
+    rule(
+        "record-escapes",
+        "high",
+        "A RECORD row leaves the site directory for a directory the interpreter imports from "
+        "(the standard library, another site directory) or for outside the environment",
+        operational=True,
+    ),
     rule("record-missing", "medium", "A distribution has no RECORD: its files cannot be checked"),
     rule("record-malformed", "medium", "A RECORD row is malformed or uses a weak hash"),
     rule(

@@ -178,6 +178,7 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
             found = _scan_distribution(snap, path, name, claims)
             if found is not None:
                 dists.append(found)
+                _check_record_paths(snap, probe, path, found)
     startup: list[StartupFile] = []
     for name in good_names:
         if name.endswith(STARTUP_SUFFIXES) and not _pth.is_skipped_name(name, probe.minor):
@@ -392,6 +393,41 @@ def _scan_distribution(
         files=tuple(sorted(set(files), key=lambda h: h.path)),
     )
     return DistributionScan(entry=entry, rows=rows)
+
+
+def _check_record_paths(
+    snap: Snapshot, probe: Probe, site: str, found: DistributionScan
+) -> None:
+    """RECORD rows that leave the site directory may land in the environment's scripts,
+    headers or data (``bin/``, ``include/``, ``share/``), never in a directory the
+    interpreter imports from (the standard library, ``lib-dynload``, another site
+    directory: a wheel's ``.data/data/lib/pythonX.Y/...`` in a non-venv install) nor
+    outside the environment's prefix."""
+    prefix = os.path.realpath(probe.prefix)
+    imported = {
+        os.path.realpath(p)
+        for p in (*probe.sys_path, probe.stdlib, *(s.path for s in probe.site_dirs))
+        if p and os.path.isabs(p)
+    }
+    imported.discard(os.path.realpath(site))
+    for row in found.rows:
+        if not row.path.startswith("../") and not os.path.isabs(row.path):
+            continue
+        target = os.path.realpath(os.path.join(site, row.path))
+        inside = target.startswith(os.path.realpath(site) + os.sep)
+        if inside:
+            continue
+        into = next((d for d in sorted(imported) if target.startswith(d + os.sep)), None)
+        if into is not None or not target.startswith(prefix + os.sep):
+            where = f"into {into}, which the interpreter imports from" if into else (
+                f"outside the environment's prefix {prefix}"
+            )
+            snap.note(
+                "record-escapes",
+                os.path.join(site, found.entry.metadata_dir, "RECORD"),
+                f"{found.entry.name} {found.entry.version} wrote {row.path} {where}; "
+                "remove that distribution",
+            )
 
 
 def _is_editable(data: bytes) -> bool:

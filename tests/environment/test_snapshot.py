@@ -17,6 +17,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -384,4 +385,34 @@ def test_a_distribution_only_the_runtime_sees_blocks_a_manifest(
     proc = run_cli("snapshot", "--python", venv.python, "-o", out)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert f"pthguard: error: {odd}: importlib.metadata sees six 9.9 here" in proc.stderr
+    assert not out.exists()
+
+
+def test_record_paths_that_leave_the_site_directory(
+    dev_interp: Interpreter, tmp_path: Path
+) -> None:
+    """A wheel's scripts (``../../../bin/x``) are fine; a RECORD row into a directory the
+    interpreter imports from (the standard library), or out of the environment, blocks a
+    manifest: in a non-venv install ``.data/data/lib/pythonX.Y/...`` overwrites the stdlib."""
+    wheel = build_wheel(tmp_path / "w", "escapee", "1.0", {"escapee.py": b""})
+    venv = make_venv(dev_interp, tmp_path / "venv", with_pip=False)
+    venv.pip_install(wheel)
+    snap, _ = scan_environment(_probe.probe(venv.python))
+    assert snap.errors == []
+    probe = _probe.probe(venv.python)
+    record = venv.site_packages / "escapee-1.0.dist-info" / "RECORD"
+    up = os.path.relpath(probe.stdlib, venv.site_packages)
+    outside = os.path.relpath(tmp_path / "elsewhere.py", venv.site_packages)
+    with record.open("a") as handle:
+        handle.write(f"../../../bin/escapee,,\n{up}/json/__init__.py,,\n{outside},,\n")
+    snap, _ = scan_environment(probe)
+    found = {(e.rule, e.message.split(" wrote ")[1].split(" ")[0]) for e in snap.errors}
+    assert found == {
+        ("record-escapes", f"{up}/json/__init__.py"),
+        ("record-escapes", outside),
+    }
+    out = tmp_path / "m.json"
+    proc = run_cli("snapshot", "--python", venv.python, "-o", out)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "which the interpreter imports from" in proc.stderr
     assert not out.exists()
