@@ -12,8 +12,9 @@ Layout in the first site directory the interpreter processes (a venv's site-pack
     gate compiled by the target interpreter), ``install.json`` (what was installed).
 ``sitecustomize.py``
     The watchdog, only when that site directory has no ``sitecustomize`` of its own.
-``BIN/python-guarded``
-    The sealed launcher (``python -S`` + the gate before ``site.main()``).
+``.pthguard-TOKEN/python-guarded``
+    The sealed launcher (``python -S`` + the gate before ``site.main()``); in the state
+    directory, where no installer writes (``bin/`` takes a wheel's ``.data/scripts``).
 
 TOKEN is random per environment (kept on reinstall): a wheel built in advance cannot
 overwrite the gate or the seal by name. Used by ``guard`` (writes them), and by
@@ -22,6 +23,7 @@ overwrite the gate or the seal by name. Used by ``guard`` (writes them), and by
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import textwrap
@@ -55,6 +57,7 @@ class Installation:
     launcher: str | None
     installed: str
     python: str
+    launcher_sha256: str | None = None  # what install wrote (status compares)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
@@ -70,6 +73,7 @@ class Installation:
             "launcher": self.launcher,
             "installed": self.installed,
             "python": self.python,
+            "launcher_sha256": self.launcher_sha256,
         }
         return (json.dumps(doc, indent=2) + "\n").encode()
 
@@ -85,6 +89,20 @@ class Installation:
     @property
     def seal_path(self) -> Path:
         return Path(self.state_dir) / "seal.bin"
+
+
+def launcher_problem(inst: Installation) -> str | None:
+    """Why the sealed launcher is not the file install wrote, or None."""
+    if inst.launcher is None:
+        return None
+    try:
+        data = Path(inst.launcher).read_bytes()
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror})"
+    found = hashlib.sha256(data).hexdigest()
+    if inst.launcher_sha256 is not None and found != inst.launcher_sha256:
+        return f"changed since install: sha256 {found}, expected {inst.launcher_sha256}"
+    return None
 
 
 def gate_bin_name(cache_tag: str) -> str:

@@ -63,6 +63,13 @@ RULES: Final[dict[str, Rule]] = rule_table(
         "(the standard library, another site directory) or for outside the environment",
         operational=True,
     ),
+    rule(
+        "launcher-changed",
+        "high",
+        "The sealed launcher is not the file install wrote: starts through it are not "
+        "guarded; run `pthguard install` again",
+        operational=True,
+    ),
     rule("record-missing", "medium", "A distribution has no RECORD: its files cannot be checked"),
     rule("record-malformed", "medium", "A RECORD row is malformed or uses a weak hash"),
     rule(

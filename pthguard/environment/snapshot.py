@@ -395,9 +395,7 @@ def _scan_distribution(
     return DistributionScan(entry=entry, rows=rows)
 
 
-def _check_record_paths(
-    snap: Snapshot, probe: Probe, site: str, found: DistributionScan
-) -> None:
+def _check_record_paths(snap: Snapshot, probe: Probe, site: str, found: DistributionScan) -> None:
     """RECORD rows that leave the site directory may land in the environment's scripts,
     headers or data (``bin/``, ``include/``, ``share/``), never in a directory the
     interpreter imports from (the standard library, ``lib-dynload``, another site
@@ -419,8 +417,10 @@ def _check_record_paths(
             continue
         into = next((d for d in sorted(imported) if target.startswith(d + os.sep)), None)
         if into is not None or not target.startswith(prefix + os.sep):
-            where = f"into {into}, which the interpreter imports from" if into else (
-                f"outside the environment's prefix {prefix}"
+            where = (
+                f"into {into}, which the interpreter imports from"
+                if into
+                else (f"outside the environment's prefix {prefix}")
             )
             snap.note(
                 "record-escapes",

@@ -5,6 +5,7 @@ describes (the gate ``.pth`` last on install, first on uninstall)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import secrets
 import shutil
@@ -176,13 +177,10 @@ def install(
     launcher = os.path.join(state_dir, "python-guarded")
     if previous is not None and previous.launcher and previous.launcher != launcher:
         _remove_old_launcher(previous.launcher)
-    write_atomic(
-        Path(launcher),
-        launcher_source(
-            python, state_dir, probe.cache_tag, gate_pth, probe.stdlib, mode=chosen_mode
-        ),
-        0o755,
+    launcher_bytes = launcher_source(
+        python, state_dir, probe.cache_tag, gate_pth, probe.stdlib, mode=chosen_mode
     )
+    write_atomic(Path(launcher), launcher_bytes, 0o755)
     if watchdog is not None and watchdog_bytes is not None:
         write_atomic(Path(watchdog), watchdog_bytes)
     installation = Installation(
@@ -195,6 +193,7 @@ def install(
         watchdog=watchdog,
         watchdog_note=note,
         launcher=launcher,
+        launcher_sha256=hashlib.sha256(launcher_bytes).hexdigest(),
         installed=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         python=python,
     )

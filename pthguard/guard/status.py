@@ -25,10 +25,12 @@ class Installed:
     start_exit_code: int
     start_stderr: str
     permission_warnings: list[str] = field(default_factory=list)
+    #: Why the sealed launcher is not the file install wrote, or None.
+    launcher_problem: str | None = None
 
     @property
     def passes(self) -> bool:
-        return self.start_exit_code == 0
+        return self.start_exit_code == 0 and self.launcher_problem is None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,5 +58,6 @@ def status(python: str | None) -> Status:
             start_exit_code=code,
             start_stderr=stderr,
             permission_warnings=permission_warnings(site_dirs, installs),
+            launcher_problem=_layout.launcher_problem(inst),
         ),
     )

@@ -91,6 +91,10 @@ def verify(
     if probe is None:
         probe = _probe.probe(python)
     snap, installs = _layout.scan_environment(probe)
+    for inst in installs:
+        problem = _layout.launcher_problem(inst)
+        if problem is not None and inst.launcher is not None:
+            snap.note("launcher-changed", inst.launcher, f"the sealed launcher: {problem}")
     live = _snapshot.live_manifest(snap, envelope.manifest)
     differences = _compare.compare(envelope.manifest, live, include_unclaimed=deep)
     if deep:

@@ -30,6 +30,7 @@ def status_json(status: Status) -> str:
         "watchdog": inst.watchdog,
         "watchdog_note": inst.watchdog_note,
         "launcher": inst.launcher,
+        "launcher_problem": found.launcher_problem,
         "installed_at": inst.installed,
         "last_start": {"exit_code": found.start_exit_code, "stderr": found.start_stderr},
         "permission_warnings": found.permission_warnings,
@@ -50,7 +51,12 @@ def status_text(status: Status) -> str:
         f"  signatures by keyid {signers}",
         f"  gate {inst.gate_pth}",
         f"  watchdog {inst.watchdog or 'none: ' + inst.watchdog_note}",
-        f"  sealed launcher {inst.launcher}",
+        f"  sealed launcher {inst.launcher}"
+        + (
+            f" (NOT the file install wrote: {found.launcher_problem})"
+            if found.launcher_problem
+            else ""
+        ),
         f"  a start of the interpreter now: {state}",
     ]
     lines.extend(f"    {line}" for line in found.start_stderr.splitlines()[:_STDERR_LINES])

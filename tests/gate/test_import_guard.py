@@ -266,3 +266,17 @@ def test_record_hash_matches_base64() -> None:
 def test_extension_suffixes_cover_so() -> None:
     # the tables keep extension modules by the target interpreter's own suffixes
     assert any(s.endswith(".so") for s in importlib.machinery.EXTENSION_SUFFIXES)
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS[2:3])
+def test_status_and_verify_compare_the_sealed_launcher(interp: Interpreter, tmp_path: Path) -> None:
+    g = make_guarded(interp, tmp_path)
+    assert g.pthguard("status", "--python", g.venv.python).returncode == 0
+    with g.launcher.open("ab") as handle:
+        handle.write(b"\nprint('tampered')\n")
+    proc = g.pthguard("status", "--python", g.venv.python)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "NOT the file install wrote" in proc.stdout
+    proc = g.pthguard("verify", "--python", g.venv.python)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "the sealed launcher: changed since install" in proc.stdout
