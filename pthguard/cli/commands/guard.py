@@ -99,7 +99,7 @@ def _install(args: argparse.Namespace, ctx: Context) -> int:
     print(f"  sealed launcher: {inst.launcher}", file=out)
     for note in done.notes:
         print(f"  note: {note}", file=out)
-    print(f"  undo with: pthguard uninstall --python {inst.python}", file=out)
+    print(f"  undo with: {ctx.program} uninstall --python {inst.python}", file=out)
     return EXIT_OK
 
 
@@ -172,8 +172,7 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
     if not chosen.judgement.ok:
         if chosen.differences:
             out.write(_render.diff_text("last manifest", "this environment", chosen.differences))
-        command = f"pthguard protect --python {chosen.python}"
-        out.write(_review.refusal_text(chosen.judgement, command))
+        out.write(_review.refusal_text(chosen.judgement, ctx.command_line(drop=["--approve"])))
         return EXIT_DIFFERENCES
     if chosen.previous_version is not None:
         if not chosen.differences:
@@ -202,9 +201,10 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
     print(f"guarded {inst.python} in {inst.mode} mode: gate {inst.gate_pth}", file=out)
     for note in done.notes:
         print(f"note: {note}", file=out)
-    print(f"check it:  pthguard status --python {inst.python}", file=out)
-    print(f"after an intended change: pthguard protect --python {inst.python}", file=out)
-    print(f"undo it:   pthguard uninstall --python {inst.python}", file=out)
+    program = ctx.program
+    print(f"check it:  {program} status --python {inst.python}", file=out)
+    print(f"after an intended change: {program} protect --python {inst.python}", file=out)
+    print(f"undo it:   {program} uninstall --python {inst.python}", file=out)
     return EXIT_OK
 
 
