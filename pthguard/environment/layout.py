@@ -191,11 +191,22 @@ def find_installations(site_dirs: list[str]) -> list[Installation]:
                         continue  # no gate of that token: not ours (a wheel can ship one)
                     raise InstallError(
                         f"{os.path.join(site, name)} holds a broken installation ({exc})",
-                        remedy="run `pthguard uninstall` and install again",
+                        remedy=_broken_remedy(site, name, token),
                     ) from exc
                 if _describes_itself(inst, site, name, token):
                     found.append(inst)
     return found
+
+
+def _broken_remedy(site: str, name: str, token: str) -> str:
+    """What to do by hand: without its ``install.json`` no command can tell pthguard's files
+    from look-alikes, so ``uninstall`` refuses too."""
+    gate = os.path.join(site, f"{GATE_PREFIX}{token}.pth")
+    watchdog = os.path.join(site, "sitecustomize.py")
+    return (
+        f"remove {os.path.join(site, name)} and {gate} (and {watchdog} if its first line "
+        f"starts with {WATCHDOG_MARK.decode()!r}), then install again"
+    )
 
 
 def _describes_itself(inst: Installation, site: str, name: str, token: str) -> bool:
