@@ -195,6 +195,16 @@ def test_interpreter_options_take_effect_as_with_python(interp: Interpreter, pai
         assert (code, stderr) == (0, ""), option
         seen.add(stdout)
     assert len(seen) > len(options) // 2  # the options did change what the program saw
+    # options that write to stderr (the imports, each different: the gate imports its own):
+    # the same flags, and the same kind of trace
+    for option, trace in [
+        (("-v",), "# installing zipimport hook"),
+        (("-Ximporttime",), "import time:"),
+    ]:
+        runs = pair.run([*option, "-c", PROBE])
+        assert runs["sealed"][:2] == runs["stock"][:2], option
+        assert trace in runs["stock"][2]
+        assert trace in runs["sealed"][2]
     # PYTHON* variables: read without -E (no relaunch), ignored with -E and -I (relaunched)
     env = {"PYTHONINTMAXSTRDIGITS": "2000", "PYTHONDONTWRITEBYTECODE": "1"}
     results = [pair.assert_same([*option, "-c", PROBE], env=env) for option in [(), ("-E",)]]
