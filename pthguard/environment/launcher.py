@@ -18,6 +18,13 @@ command line is python's, read as CPython's ``getopt`` reads it (short options, 
 
 Before the gate runs, nothing is imported from ``sys.path`` (``sys`` and ``posix`` are built
 in) and the launcher's own directory leaves ``sys.path``.
+
+Known differences from ``python``: ``sys.flags.no_site`` is 1 and ``sys.orig_argv`` shows
+the relaunch; a relaunch costs one more bare interpreter start; what an interpreter says
+while it starts (an invalid ``PYTHONWARNINGS`` value: "Invalid -W option ignored") is said
+by both starts of a relaunch; a ``-`` inside a cluster of short options (``-u-``, which
+CPython's getopt reads as a long option) is left to ``python -S`` itself, which then runs
+the program without ``site``.
 """
 
 from __future__ import annotations
