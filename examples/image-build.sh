@@ -85,6 +85,10 @@ for step in $STEPS; do
   guard)
     say "install the gate"
     $PTHGUARD install --python "$APP_PYTHON" --manifest "$MANIFEST" --trust "$PUBLIC_KEY"
+    # a stable name for the sealed launcher, outside the venv, where no wheel writes (it
+    # lives in the gate's state directory; never link it into the venv's bin/)
+    launcher=$($PTHGUARD launcher --python "$APP_PYTHON")
+    ln -sfn "${launcher#"$APP"/}" "$APP/python-guarded"
     ;;
   lockdown)
     say "root-owned, read-only venv (site-packages, the gate, its seal and trust anchors)"

@@ -445,8 +445,8 @@ class Image:
 
     def start(self, launcher: str = "python", *args: str) -> subprocess.CompletedProcess[str]:
         """The image's entry point, as the runtime user (HOME unwritable: no cache)."""
-        if launcher == "python-guarded":  # in the state directory, out of installers' reach
-            (path,) = self.site_packages().glob(".pthguard-*/python-guarded")
+        if launcher == "python-guarded":  # the guard step's stable link, outside the venv
+            path = self.app / "python-guarded"
         else:
             path = self.venv / "bin" / launcher
         return subprocess.run(

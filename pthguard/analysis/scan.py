@@ -13,7 +13,13 @@ manifest needed; nothing scanned is imported or executed.
 * ``PATH``: a startup file, or a directory searched recursively (symlinked directories are
   not followed) for ``*.pth``, ``*.start``, ``sitecustomize.*`` and ``usercustomize.*``.
   The rules of the version named by a ``pythonX.Y`` path component apply, else those of
-  every supported version (3.10-3.15), with differences reported.
+  every supported version (3.10-3.15), with differences reported. A directory holding a
+  pthguard installation (``.pthguard-TOKEN/``) has its gate and watchdog recognised as with
+  ``--python``, by their exact expected bytes. A ``sitecustomize``/``usercustomize`` module
+  is imported at startup only from the top of a directory on ``sys.path``: one inside a
+  package, or in a directory that is neither the scanned one nor a ``site-packages``,
+  ``dist-packages`` or ``pythonX.Y`` directory, is analysed all the same but said to run
+  only where its directory is put on ``sys.path``.
 * Neither: the interpreter running pthguard, as with ``--python``.
 
 Exit code: 1 when any finding is high; else 3 when some path could not be read (reported as
@@ -43,6 +49,8 @@ __all__ = ["MAX_FILE", "scan", "unreadable", "versions_for_path"]
 #: Startup files larger than this are not read (the finding says so).
 MAX_FILE: Final = 64 << 20
 _VERSION_DIR: Final = re.compile(r"python(3)\.(\d+)t?\Z")
+#: Directories whose top a sitecustomize is imported from: site directories, the stdlib.
+_SITE_DIR: Final = re.compile(r"(site-packages|dist-packages|python3\.\d+t?)\Z")
 _STARTUP_MODULES: Final = ("sitecustomize", "usercustomize")
 
 Version = tuple[int, int]
@@ -170,6 +178,17 @@ def _own_files(site_dirs: list[str], items: list[Item]) -> dict[str, bytes | Non
         return {}
 
 
+def _own_files_here(directory: str, items: list[Item]) -> dict[str, bytes | None]:
+    """:func:`_own_files` of one directory, by the paths this walk reaches them by (the
+    installation records the paths it was installed at)."""
+    here = os.path.realpath(directory)
+    return {
+        os.path.join(directory, os.path.basename(path)): data
+        for path, data in _own_files([directory], items).items()
+        if os.path.realpath(os.path.dirname(path)) == here
+    }
+
+
 def _path_lines(full: str, site: str, version: Version, encoding: str) -> Iterator[str]:
     try:
         with open(full, "rb") as handle:
@@ -191,6 +210,7 @@ def _startup_item(
     encoding: str = "utf-8",
     python: str | None = None,
     own: dict[str, bytes | None] | None = None,
+    top_level: bool = True,
 ) -> Item | None:
     try:
         info = os.stat(full)
@@ -221,7 +241,24 @@ def _startup_item(
         analysis = replace(analysis, known="pthguard gate", findings=(gate,), decoded=())
     elif hidden_flag(info) and any(v >= (3, 13) for v in versions):
         analysis = _mark_hidden(analysis)
+    if kind == "module" and not top_level:
+        analysis = _not_top_level(analysis, location)
     return Item(path=full, kind=kind, location=location, python=python, analysis=analysis)
+
+
+def _not_top_level(analysis: Analysis, location: str) -> Analysis:
+    """A ``sitecustomize`` that ``site`` does not import as it stands (its code is still
+    analysed: a launcher may put its directory on ``sys.path``, as opentelemetry's does)."""
+    note = Finding(
+        rule="not-processed",
+        severity="info",
+        message=(
+            f"not at the top of a site directory ({location}): Python imports it at startup "
+            "only where that directory is on sys.path (PYTHONPATH, a .pth path line)"
+        ),
+    )
+    kept = tuple(f for f in analysis.findings if f.rule != "startup-module")
+    return replace(analysis, findings=(note, *kept))
 
 
 def _mark_hidden(analysis: Analysis) -> Analysis:
@@ -271,9 +308,16 @@ def _scan_path(path: str) -> list[Item]:
 
 
 def _scan_directory(root: str) -> Iterator[Item]:
+    from pthguard.environment.layout import STATE_PREFIX  # noqa: PLC0415
+
     errors: list[OSError] = []
+    own: dict[str, bytes | None] = {}
     for directory, dirnames, filenames in os.walk(root, onerror=errors.append):
         dirnames.sort()
+        if any(d.startswith(STATE_PREFIX) for d in dirnames):  # perhaps pthguard's own files
+            found: list[Item] = []
+            own.update(_own_files_here(directory, found))
+            yield from found
         versions = versions_for_path(directory)
         base = os.path.basename(directory)
         for filename in sorted(filenames):
@@ -286,7 +330,10 @@ def _scan_directory(root: str) -> Iterator[Item]:
                 continue
             full = os.path.join(directory, filename)
             location = directory if "/" not in name else os.path.dirname(directory)
-            item = _startup_item(full, name, versions=versions, location=location)
+            top = location == root or _SITE_DIR.match(os.path.basename(location)) is not None
+            item = _startup_item(
+                full, name, versions=versions, location=location, own=own, top_level=top
+            )
             if item is not None:
                 yield item
     for error in errors:

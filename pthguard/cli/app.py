@@ -30,7 +30,7 @@ from pthguard.cli.command import (
     register,
 )
 from pthguard.cli.commands import COMMANDS
-from pthguard.cli.context import Clock, Context, utc_now
+from pthguard.cli.context import Clock, Context, this_program, utc_now
 from pthguard.errors import PthguardError, UsageError
 
 __all__ = ["build_parser", "main", "run"]
@@ -109,5 +109,7 @@ def main(
         out=out if out is not None else sys.stdout,
         err=err if err is not None else sys.stderr,
         clock=clock or utc_now,
+        program="pthguard" if argv is not None else this_program(),
+        argv=tuple(argv if argv is not None else sys.argv[1:]),
     )
     return run(argv, ctx)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import os
+import shlex
+import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TextIO
 
-__all__ = ["Clock", "Context", "utc_now"]
+__all__ = ["Clock", "Context", "invoked_as", "this_program", "utc_now"]
 
 Clock = Callable[[], dt.datetime]
 
@@ -31,6 +33,28 @@ def _environ() -> Mapping[str, str]:
     return os.environ
 
 
+def invoked_as(argv0: str, executable: str, on_path: str | None) -> str:
+    """How a person runs this same pthguard again (the commands that messages print):
+    ``pthguard`` when that name on ``PATH`` (``on_path``) is this program, else the path of
+    the program that runs (``argv0``), or ``PYTHON -m pthguard`` when it runs as a module."""
+    if on_path is not None:
+        here = os.path.realpath(on_path)
+        if here == os.path.realpath(argv0) or (
+            os.path.basename(argv0) == "__main__.py"
+            and os.path.dirname(here) == os.path.dirname(os.path.realpath(executable))
+        ):
+            return "pthguard"
+    if not argv0 or os.path.basename(argv0) == "__main__.py":
+        return f"{shlex.quote(executable)} -m pthguard"
+    return shlex.quote(os.path.abspath(argv0))
+
+
+def this_program() -> str:
+    """:func:`invoked_as` for this process."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    return invoked_as(argv0, sys.executable, shutil.which("pthguard"))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context:
     out: TextIO
@@ -43,6 +67,24 @@ class Context:
     read_secret: Callable[[str], str] = getpass.getpass
     #: Read a line of answer after showing the prompt.
     read_answer: Callable[[str], str] = input
+    #: The command that runs this pthguard (:func:`invoked_as`) and the arguments it was
+    #: given: what the commands that messages print start with.
+    program: str = "pthguard"
+    argv: tuple[str, ...] = ()
+
+    def command_line(self, *, drop: Collection[str] = ()) -> str:
+        """The command the person ran, as they can run it again, without the options named
+        in ``drop`` (each with its value, ``--opt V`` or ``--opt=V``)."""
+        words: list[str] = []
+        skip = False
+        for word in self.argv:
+            if skip:
+                skip = False
+            elif word in drop:
+                skip = True
+            elif word.partition("=")[0] not in drop:
+                words.append(word)
+        return " ".join([self.program, *map(shlex.quote, words)])
 
     def diagnose(self, kind: str, message: str) -> None:
         """Write one ``pthguard: KIND: MESSAGE`` line to ``err``."""

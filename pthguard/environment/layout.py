@@ -26,11 +26,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pthguard.environment import launcher as _launcher
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
 from pthguard.errors import InstallError
@@ -157,7 +157,8 @@ def _on_load_error(mode: str, *, in_site: bool) -> str:
     if mode == "enforce":
         return (
             "    sys.stderr.write('pthguard: refusing to start: the startup gate cannot load "
-            "(%s: %s); run pthguard status\\n' % (type(e).__name__, e))\n"
+            "(%s: %s); run `pthguard status --python %s`\\n' "
+            "% (type(e).__name__, e, sys.executable))\n"
             "    sys.stderr.flush()\n"
             f"    __import__('os')._exit({EXIT_REFUSED})\n"
         )
@@ -178,6 +179,8 @@ def watchdog_source(line: bytes) -> bytes:
 def launcher_source(
     python: str, state_dir: str, cache_tag: str, gate_pth: str, stdlib: str, *, mode: str
 ) -> bytes:
+    """``python-guarded``: the gate before ``site.main()``, then the program, with python's
+    own command line (:mod:`pthguard.environment.launcher`)."""
     names = {
         "__name__": "__pthguard_gate__",
         "_ROLE": "sealed",
@@ -185,40 +188,9 @@ def launcher_source(
         "_GATE": gate_pth,
         "_STDLIB": stdlib,
     }
-    load = _loader(state_dir, cache_tag, names, "        ")
-    on_error = textwrap.indent(_on_load_error(mode, in_site=False), "    ")
-    return f"""#!{python} -S
-# pthguard sealed launcher: verifies every startup file before site runs any of it.
-import sys
-def _pthguard_gate():  # a function: nothing of the loader lands in __main__
-    try:
-{load}    except Exception as e:
-{on_error}_pthguard_gate()
-del _pthguard_gate
-args = sys.argv[1:]
-if sys.path and sys.path[0] == {state_dir!r}:  # the launcher's own directory
-    del sys.path[0]
-if not args or args[0] == "-":
-    import code
-    sys.argv = [""] + args[1:]
-    sys.path.insert(0, "")
-    code.interact() if sys.stdin.isatty() else exec(compile(sys.stdin.read(), "<stdin>", "exec"))
-elif args[0] == "-c" and len(args) > 1:
-    sys.argv = ["-c"] + args[2:]
-    sys.path.insert(0, "")
-    import __main__
-    exec(compile(args[1], "<string>", "exec"), __main__.__dict__)
-elif args[0] == "-m" and len(args) > 1:
-    import os, runpy
-    sys.argv = [args[1]] + args[2:]
-    sys.path.insert(0, os.getcwd())  # as python -m: the working directory, absolute
-    runpy._run_module_as_main(args[1])
-else:
-    import os, runpy
-    sys.argv = args
-    sys.path.insert(0, os.path.dirname(os.path.abspath(args[0])))
-    runpy.run_path(args[0], run_name="__main__")
-""".encode()
+    return _launcher.launcher_text(
+        python=python, load=_loader(state_dir, cache_tag, names, " " * 12), mode=mode
+    )
 
 
 def find_installations(site_dirs: list[str]) -> list[Installation]:
@@ -238,11 +210,22 @@ def find_installations(site_dirs: list[str]) -> list[Installation]:
                         continue  # no gate of that token: not ours (a wheel can ship one)
                     raise InstallError(
                         f"{os.path.join(site, name)} holds a broken installation ({exc})",
-                        remedy="run `pthguard uninstall` and install again",
+                        remedy=_broken_remedy(site, name, token),
                     ) from exc
                 if _describes_itself(inst, site, name, token):
                     found.append(inst)
     return found
+
+
+def _broken_remedy(site: str, name: str, token: str) -> str:
+    """What to do by hand: without its ``install.json`` no command can tell pthguard's files
+    from look-alikes, so ``uninstall`` refuses too."""
+    gate = os.path.join(site, f"{GATE_PREFIX}{token}.pth")
+    watchdog = os.path.join(site, "sitecustomize.py")
+    return (
+        f"remove {os.path.join(site, name)} and {gate} (and {watchdog} if its first line "
+        f"starts with {WATCHDOG_MARK.decode()!r}), then install again"
+    )
 
 
 def _describes_itself(inst: Installation, site: str, name: str, token: str) -> bool:

@@ -176,6 +176,14 @@ def probe(python: str | None = None) -> Probe:
     exe = python or sys.executable
     if python is not None and not Path(python).exists():
         raise ScanError(f"interpreter {python} does not exist", remedy="check --python")
+    if python is not None and Path(python).is_dir():
+        inside = Path(python, "bin", "python")
+        raise ScanError(
+            f"{python} is a directory, not an interpreter",
+            remedy=f"pass --python {inside}"
+            if inside.exists()
+            else "pass the interpreter of the environment (e.g. --python VENV/bin/python)",
+        )
     # -I already ignores PYTHON* for the interpreter itself; the two that site reads from
     # os.environ at a normal start stay, so the probe sees the user site that start would.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}

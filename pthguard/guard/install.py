@@ -125,7 +125,7 @@ def install(
             "; ".join(f"{f.path}: {f.message}" for f in snap.errors[:3]),
             remedy="fix these files and run install again",
         )
-    _check_matches(manifest, snap)
+    _check_matches(manifest, snap, python)
     token = previous.token if previous is not None else secrets.token_hex(6)
     state_dir = os.path.join(site_dir, STATE_PREFIX + token)
     gate_pth = os.path.join(site_dir, f"{GATE_PREFIX}{token}.pth")
@@ -210,7 +210,7 @@ def install(
     )
 
 
-def _check_matches(manifest: Manifest, snap: _snapshot.Snapshot) -> None:
+def _check_matches(manifest: Manifest, snap: _snapshot.Snapshot, python: str) -> None:
     live = _snapshot.live_manifest(snap, manifest)
     diffs = [d for d in _compare.compare(manifest, live) if d.verdict == "violation"]
     if diffs:
@@ -218,7 +218,8 @@ def _check_matches(manifest: Manifest, snap: _snapshot.Snapshot) -> None:
         more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
         raise InstallError(
             f"the environment does not match the manifest: {shown}{more}; nothing was installed",
-            remedy="run `pthguard verify` for details, then snapshot and sign again",
+            remedy=f"run `pthguard verify --python {python}` for details, then snapshot and "
+            "sign again",
         )
 
 

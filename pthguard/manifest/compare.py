@@ -27,6 +27,7 @@ from pthguard.manifest.model import (
     StartupFile,
     StartupModule,
 )
+from pthguard.manifest.project import version_only_change
 
 Category = Literal[
     "environment", "site_dir", "startup_file", "startup_module", "distribution", "file", "unclaimed"
@@ -110,7 +111,9 @@ def compare(
                 Difference(category="site_dir", change="added", subject=path, found=site.role)
             )
             old = SiteDir(path=path, role=site.role)
-        _compare_startup_files(old, site, diffs, rule if path in exp_sites else None)
+        _compare_startup_files(
+            old, site, diffs, rule if path in exp_sites else None, _versions(rule, found)
+        )
         if include_unclaimed:
             _compare_unclaimed(old, site, expected, diffs)
     for path, site in exp_sites.items():
@@ -158,8 +161,35 @@ def _compare_environment(expected: Manifest, found: Manifest, diffs: list[Differ
             )
 
 
+def _versions(rule: ProjectRule | None, found: Manifest) -> frozenset[str]:
+    """The installed version(s) of the project ``rule`` names."""
+    if rule is None:
+        return frozenset()
+    return frozenset(d.version for d in found.distributions if d.name == rule.name)
+
+
+def _project_note(rule: ProjectRule | None, entry: StartupFile, versions: frozenset[str]) -> str:
+    """Why a project's startup file the rule does not allow comes this close, if it does."""
+    change = (
+        None if rule is None else version_only_change(rule, entry.name, entry.code_lines, versions)
+    )
+    if change is None:
+        return ""
+    pattern, signed, installed = change
+    return (
+        f"; policy.project allows {pattern} with these code lines but for the version they "
+        f"name (the signed lines name {signed}, the project installed is {installed}): a "
+        "flat-layout editable install's finder names the version; snapshot and sign again "
+        "after a version change, or use a src layout (its .pth has path lines only)"
+    )
+
+
 def _compare_startup_files(
-    old: SiteDir, new: SiteDir, diffs: list[Difference], rule: ProjectRule | None = None
+    old: SiteDir,
+    new: SiteDir,
+    diffs: list[Difference],
+    rule: ProjectRule | None = None,
+    versions: frozenset[str] = frozenset(),
 ) -> None:
     before = {f.name: f for f in old.startup_files}
     after = {f.name: f for f in new.startup_files}
@@ -174,7 +204,7 @@ def _compare_startup_files(
                     category="startup_file",
                     change="added",
                     subject=subject,
-                    found=describe_startup(entry),
+                    found=describe_startup(entry) + _project_note(rule, entry, versions),
                     new_code_lines=entry.code_lines,
                 )
             )

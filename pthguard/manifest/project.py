@@ -11,6 +11,7 @@ into ``policy.project`` (name, with ``*`` in place of the version, and exact cod
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 from packaging.utils import canonicalize_name
@@ -19,7 +20,14 @@ from pthguard.errors import PthguardError
 from pthguard.gate.names import name_fits
 from pthguard.manifest.model import Manifest, ProjectRule, ProjectStartupFile
 
-__all__ = ["SealedRule", "dist_info_key", "loosen", "seal_rule", "version_placeholder"]
+__all__ = [
+    "SealedRule",
+    "dist_info_key",
+    "loosen",
+    "seal_rule",
+    "version_only_change",
+    "version_placeholder",
+]
 
 #: ``(name, metadata-dir prefix, ((file name pattern, code lines), ...))`` in the seal.
 SealedRule = tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]
@@ -95,3 +103,41 @@ def seal_rule(rule: ProjectRule | None) -> SealedRule | None:
         dist_info_key(rule.name) + "-",
         tuple((entry.name, tuple(entry.code_lines)) for entry in rule.startup_files),
     )
+
+
+def version_only_change(
+    rule: ProjectRule, name: str, code_lines: Sequence[str], versions: Collection[str]
+) -> tuple[str, str, str] | None:
+    """``(pattern, signed version, installed version)`` when the project's startup file
+    ``name`` is one the rule lists but for the version its code lines name: a flat-layout
+    editable install's ``import __editable___myproj_1_1_finder; ...`` after the rule was
+    signed with ``..._1_0_finder``. ``versions``: the project's installed version(s)."""
+    for entry in rule.startup_files:
+        if not name_fits(entry.name, name) or len(entry.code_lines) != len(code_lines):
+            continue
+        for version in sorted(versions):
+            old = _old_version(entry.code_lines, code_lines, version)
+            if old is not None:
+                return entry.name, old, version
+    return None
+
+
+def _old_version(old_lines: Sequence[str], new_lines: Sequence[str], version: str) -> str | None:
+    """The text standing where ``new_lines`` name ``version`` (as such, or escaped as in a
+    module name) when every other character of the lines is the same."""
+    forms = sorted({version, re.sub(r"[^A-Za-z0-9]+", "_", version)}, key=len, reverse=True)
+    split = re.compile("(" + "|".join(map(re.escape, forms)) + ")")
+    olds: list[str] = []
+    for old, new in zip(old_lines, new_lines, strict=True):
+        parts = split.split(new)
+        pattern = "".join(re.escape(p) if i % 2 == 0 else "(.+?)" for i, p in enumerate(parts))
+        found = re.fullmatch(pattern, old)
+        if found is None:
+            return None
+        olds.extend(found.groups())
+    escaped = {re.sub(r"[^A-Za-z0-9]+", "_", old) for old in olds}
+    if len(escaped) != 1 or escaped <= set(forms):
+        return None  # no version named, the same one, or two different ones
+    if any(old in line for old in {*olds, *escaped} for line in new_lines):
+        return None  # the signed version is still named too: more than a version bump
+    return olds[0]

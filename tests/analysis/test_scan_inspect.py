@@ -24,6 +24,8 @@ from pthguard.analysis import scan as _scan
 from pthguard.analysis.rules import RULES
 from pthguard.cli.app import main
 from pthguard.render.sarif import SARIF_SCHEMA
+from tests.support.guard import make_guarded
+from tests.support.interpreters import Interpreter
 from tests.support.realfiles import real_files
 from tests.support.wheels import build_wheel, litellm_like_pth
 
@@ -172,6 +174,49 @@ def test_scan_directories_recursively_and_modules(tmp_path: Path) -> None:
     assert by_name(doc, "__init__.py")["severity"] == "medium"
 
 
+def test_scan_dir_says_where_a_sitecustomize_is_imported_from(tmp_path: Path) -> None:
+    """Only a sitecustomize at the top of a directory on sys.path is imported at startup:
+    opentelemetry's, inside its package, runs only where its launcher puts that directory on
+    PYTHONPATH. Its code is analysed all the same."""
+    source = "from opentelemetry.instrumentation.auto_instrumentation import initialize\n"
+    package = tmp_path / "site-packages" / "opentelemetry" / "instrumentation"
+    inner = package / "auto_instrumentation"
+    inner.mkdir(parents=True)
+    (inner / "__init__.py").write_text("")
+    (inner / "sitecustomize.py").write_text(source + "initialize()\n")
+    (tmp_path / "site-packages" / "sitecustomize.py").write_text("import os\n")
+    (tmp_path / "lib" / "python3.12").mkdir(parents=True)  # Debian's, in the stdlib
+    (tmp_path / "lib" / "python3.12" / "sitecustomize.py").write_text("import os\n")
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "usercustomize.py").write_text("import os\n")
+    code, doc = scan_json(str(tmp_path))
+    assert code == 0
+    messages = {
+        item["path"].replace(str(tmp_path), ""): [f["message"] for f in item["findings"]]
+        for item in doc["items"]
+    }
+    startup = "sitecustomize is imported at every interpreter start"
+    assert startup in messages["/site-packages/sitecustomize.py"]
+    assert startup in messages["/lib/python3.12/sitecustomize.py"]
+    for path in (
+        "/site-packages/opentelemetry/instrumentation/auto_instrumentation/sitecustomize.py",
+        "/tools/usercustomize.py",
+    ):
+        assert not any("every interpreter start" in m for m in messages[path]), path
+        (note,) = [m for m in messages[path] if m.startswith("not at the top of a site dir")]
+        assert note.endswith(
+            "Python imports it at startup only where that directory is on sys.path "
+            "(PYTHONPATH, a .pth path line)"
+        )
+    otel = next(i for i in doc["items"] if "auto_instrumentation" in i["path"])
+    assert "import" in rule_ids(otel)  # still analysed
+    # the directory the scan was given is taken as a site directory (a --target dir, say)
+    code, doc = scan_json(str(tmp_path / "tools"))
+    assert "usercustomize is imported at every interpreter start" in [
+        f["message"] for f in doc["items"][0]["findings"]
+    ]
+
+
 def test_scan_unreadable_path_is_an_operational_error(tmp_path: Path) -> None:
     missing = tmp_path / "missing"
     code, doc = scan_json(str(missing))
@@ -213,6 +258,35 @@ def test_scan_recognises_pthguard_gate_bytes(tmp_path: Path) -> None:
     )
     assert changed is not None
     assert changed.severity != "info"
+
+
+@pytest.mark.slow
+def test_scan_dir_recognises_an_installed_guard_by_its_bytes(
+    dev_interp: Interpreter, tmp_path: Path
+) -> None:
+    """``scan DIR`` on a guarded venv: the gate ``.pth`` and the watchdog are pthguard's,
+    byte for byte as ``install`` wrote them (as ``scan --python`` says). A changed
+    watchdog, or the same files copied elsewhere, are not: they are judged as any file."""
+    g = make_guarded(dev_interp, tmp_path)
+    inst = g.installation()
+    gate, watchdog = Path(str(inst["gate_pth"])), Path(str(inst["watchdog"]))
+    for target in (g.venv.root, g.site_packages, g.site_packages.parent.parent):
+        code, doc = scan_json(str(target))
+        assert code == 0, doc
+        for own in (gate, watchdog):
+            item = next(i for i in doc["items"] if i["path"] == str(own))
+            assert (item["severity"], item["known"]) == ("info", "pthguard gate"), item
+            assert rule_ids(item) == {"pthguard-gate"}
+    copy = tmp_path / "copy" / "site-packages"
+    shutil.copytree(g.site_packages, copy, symlinks=True)
+    code, doc = scan_json(str(copy))
+    assert code == 1  # a look-alike gate (a wheel could ship one): judged, and high
+    assert by_name(doc, gate.name)["known"] is None
+    watchdog.write_bytes(watchdog.read_bytes() + b"# one more line\n")
+    code, doc = scan_json(str(g.site_packages))
+    assert by_name(doc, gate.name)["known"] == "pthguard gate"
+    assert by_name(doc, "sitecustomize.py")["known"] is None
+    assert "startup-module" in rule_ids(by_name(doc, "sitecustomize.py"))
 
 
 # -- formats ----------------------------------------------------------------------------------

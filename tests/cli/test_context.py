@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pthguard.cli.app import run
-from pthguard.cli.context import Context
+from pthguard.cli.context import Context, invoked_as
 from tests.conftest import Guarded, approvals_for
 
 
@@ -189,3 +189,48 @@ def test_protect_signs_a_new_mode_or_expiry_of_an_unchanged_environment(
     assert "(version 3)" in text(ctx.out)
     assert " in warn mode" in text(ctx.out)
     assert run(["uninstall", "--python", python], context()) == 0
+
+
+# -- the commands messages print ------------------------------------------------------------
+
+
+def test_invoked_as_names_the_program_a_person_can_run_again(tmp_path: Path) -> None:
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    script = venv_bin / "pthguard"
+    script.write_text("#!/bin/sh\n")
+    link = tmp_path / "local-bin" / "pthguard"
+    link.parent.mkdir()
+    link.symlink_to(script)
+    python = str(venv_bin / "python")
+    main_py = "/src/pthguard/__main__.py"
+    other = tmp_path / "other-pthguard"
+    other.write_text("#!/bin/sh\n")
+    # the console script, found on PATH directly or through a link: its name
+    assert invoked_as(str(script), python, str(script)) == "pthguard"
+    assert invoked_as(str(script), python, str(link)) == "pthguard"
+    # another pthguard on PATH, or none: this one's path
+    assert invoked_as(str(script), python, str(other)) == str(script)
+    assert invoked_as(str(script), python, None) == str(script)
+    # python -m pthguard: its interpreter, unless the same environment's pthguard is on PATH
+    assert invoked_as(main_py, python, None) == f"{python} -m pthguard"
+    assert invoked_as(main_py, python, str(other)) == f"{python} -m pthguard"
+    assert invoked_as(main_py, python, str(link)) == "pthguard"
+    assert invoked_as(main_py, "/a b/python", None) == "'/a b/python' -m pthguard"
+
+
+def test_command_line_is_what_was_run_without_the_dropped_options() -> None:
+    ctx = Context(
+        out=io.StringIO(),
+        err=io.StringIO(),
+        program="/x/pthguard",
+        argv=("protect", "--python", "/v/bin/py", "--approve", "sha256:a", "--yes",
+              "--approve=sha256:b", "--mode", "warn", "--approvals", "my file"),
+    )  # fmt: skip
+    assert ctx.command_line(drop=["--approve"]) == (
+        "/x/pthguard protect --python /v/bin/py --yes --mode warn --approvals 'my file'"
+    )
+    assert ctx.command_line() == (
+        "/x/pthguard protect --python /v/bin/py --approve sha256:a --yes --approve=sha256:b "
+        "--mode warn --approvals 'my file'"
+    )

@@ -20,7 +20,7 @@ from tests.support.interpreters import host_env
 MODULES: tuple[ModuleType, ...] = (keys, manifest, guard, analysis, lock)
 NAMES = {
     "keygen", "key", "snapshot", "sign", "sign-payload", "attach", "diff", "verify",
-    "install", "uninstall", "status", "protect", "scan", "inspect", "audit-lock",
+    "install", "uninstall", "status", "launcher", "protect", "scan", "inspect", "audit-lock",
 }  # fmt: skip
 
 

@@ -264,6 +264,24 @@ def test_probe_missing_interpreter(tmp_path: Path) -> None:
     assert info.value.diagnostics().endswith("does not exist; check --python")
 
 
+def test_probe_directory(tmp_path: Path) -> None:
+    """A venv's directory for --python: say so and name its interpreter, not EACCES."""
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").write_text("")
+    with pytest.raises(ScanError) as info:
+        probe(str(tmp_path / "venv"))
+    assert info.value.diagnostics() == (
+        f"{tmp_path}/venv is a directory, not an interpreter; "
+        f"pass --python {tmp_path}/venv/bin/python"
+    )
+    with pytest.raises(ScanError) as info:
+        probe(str(tmp_path / "venv" / "bin"))
+    assert info.value.diagnostics().endswith(
+        "is a directory, not an interpreter; pass the interpreter of the environment "
+        "(e.g. --python VENV/bin/python)"
+    )
+
+
 def test_probe_failing_interpreter(tmp_path: Path) -> None:
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\necho 'it broke' >&2\nexit 4\n")

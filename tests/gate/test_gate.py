@@ -590,10 +590,9 @@ def test_startup_imports_only_what_stock_imports(
     stock = stock_template(interp, tmp_path_factory)
     stock_imports = _imported(stock.start("-X", "importtime", "-c", "pass"))
     assert "encodings" in stock_imports or "site" in stock_imports
-    # the sealed launcher takes no interpreter options: give them as its shebang line does
-    sealed = ("-X", "importtime", "-S", g.interp.inner_path(g.launcher), "-c", "pass")
-    for args in (("-X", "importtime", "-c", "pass"), sealed):
-        proc = g.start(*args)
+    # the sealed launcher takes python's options (it starts the interpreter with them)
+    for start in (g.start, g.sealed):
+        proc = start("-X", "importtime", "-c", "pass")
         assert proc.returncode == 0, proc.stderr
         imported = _imported(proc)
         assert not {m for m in imported if m.partition(".")[0] in FORBIDDEN_AT_STARTUP}

@@ -280,3 +280,18 @@ def test_status_and_verify_compare_the_sealed_launcher(interp: Interpreter, tmp_
     proc = g.pthguard("verify", "--python", g.venv.python)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "the sealed launcher: changed since install" in proc.stdout
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS[2:3])
+def test_launcher_command_prints_the_sealed_launcher(interp: Interpreter, tmp_path: Path) -> None:
+    g = make_guarded(interp, tmp_path, install=False)
+    proc = g.pthguard("launcher", "--python", g.venv.python)
+    assert proc.returncode == 1
+    assert "no guard is installed" in proc.stderr
+    g.install(g.manifest())
+    proc = g.pthguard("launcher", "--python", g.venv.python)
+    assert proc.returncode == 0, proc.stderr
+    assert g.interp.host_path(proc.stdout.strip()) == g.launcher
+    assert ".pthguard-" in proc.stdout
+    ran = g.interp.run_program([proc.stdout.strip(), "-c", "print('sealed')"])
+    assert (ran.returncode, ran.stdout) == (0, "sealed\n"), ran.stderr

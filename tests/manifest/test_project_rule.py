@@ -239,6 +239,51 @@ def test_compare_ignores_the_project_but_not_other_startup_files() -> None:
     }
 
 
+def test_compare_says_when_only_the_version_in_the_finder_line_differs() -> None:
+    """A flat-layout editable install after a version bump: its finder line names the new
+    version, so the rule does not allow it; the report says that this is all that differs."""
+    expected = _project.loosen(_editable_manifest(), "myproj")
+    bumped_line = FINDER_LINE.replace("_1_0_", "_1_1_")
+    bumped = make_startup_file(
+        "__editable__.myproj-1.1.pth", content=(bumped_line + "\n").encode(), owner="myproj"
+    )
+    live = dataclasses.replace(
+        expected,
+        site_dirs=(make_site_dir(startup_files=[make_startup_file(), bumped]),),
+        distributions=(make_distribution(), make_distribution("myproj", "1.1", editable=True)),
+    )
+    (diff,) = _compare.compare(expected, live)
+    assert (diff.category, diff.change, diff.new_code_lines) == (
+        "startup_file",
+        "added",
+        (bumped_line,),
+    )
+    assert diff.found is not None
+    assert diff.found.endswith(
+        "; policy.project allows __editable__.myproj-*.pth with these code lines but for the "
+        "version they name (the signed lines name 1_0, the project installed is 1.1): a "
+        "flat-layout editable install's finder names the version; snapshot and sign again "
+        "after a version change, or use a src layout (its .pth has path lines only)"
+    )
+    rule = expected.policy.project
+    assert rule is not None
+    change = _project.version_only_change
+    assert change(rule, "__editable__.myproj-1.1.pth", [bumped_line], {"1.1"}) == (
+        "__editable__.myproj-*.pth",
+        "1_0",
+        "1.1",
+    )
+    other = FINDER_LINE.replace("_1_0_finder.install", "_1_1_finder.install")
+    for name, lines, versions in [
+        ("__editable__.myproj-1.1.pth", [bumped_line], {"2.0"}),  # not the installed version
+        ("__editable__.myproj-1.1.pth", [other], {"1.1"}),  # one place only: not a bump
+        ("__editable__.myproj-1.1.pth", [bumped_line, "import os"], {"1.1"}),
+        ("other-1.1.pth", [bumped_line], {"1.1"}),  # a name the rule does not list
+        ("__editable__.myproj-1.1.pth", ["import os; os.system('1_1')"], {"1.1"}),
+    ]:
+        assert change(rule, name, lines, versions) is None, (name, lines)
+
+
 def test_compare_without_rule_is_unchanged() -> None:
     manifest = _editable_manifest()
     live = dataclasses.replace(
@@ -410,6 +455,17 @@ def test_ci_runner_story(interp: Interpreter, tmp_path: Path) -> None:
     assert marker.count() == 0
     _remove(g, "__editable__.myproj-1.3.pth")
     # back to a rebuild the rule allows, then a look-alike and a changed dependency
+    g.pip_install("--no-build-isolation", "-e", _write_project(project, "1.0", "six"))
+    _starts_ok(g, "six")
+    # a version bump of the flat-layout editable install: its finder line names 1.1 now;
+    # refused, and verify says that the version is all that differs
+    g.pip_install("--no-build-isolation", "-e", _write_project(project, "1.1", "seven"))
+    _both_refused(g, "unlisted startup file", "__editable__.myproj-1.1.pth")
+    proc = g.pthguard("verify", "--python", g.venv.python)
+    assert proc.returncode == 1, proc.stderr
+    said = "for the version they name (the signed lines name 1_0, the project installed is 1.1)"
+    assert said in proc.stdout
+    _remove(g, "__editable__.myproj-1.1.pth")
     g.pip_install("--no-build-isolation", "-e", _write_project(project, "1.0", "six"))
     _starts_ok(g, "six")
     lookalike = g.wheel("myproj-extra", "1.0", {"myproj_extra.py": b""})

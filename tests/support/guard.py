@@ -1,7 +1,7 @@
 """Guarded venvs: pthguard installed into real venvs, run from the side that owns them.
 
 :class:`Guarded` is the one API the gate tests use: ``Guarded.pthguard(*args)`` runs the CLI,
-``start()`` the venv's ``bin/python``, ``sealed()`` its sealed launcher ``python-guarded``.
+``start()`` the venv's ``bin/python``, ``sealed()`` its sealed launcher (``python-guarded``).
 
 Where pthguard runs:
 
@@ -291,6 +291,7 @@ class Guarded:
     tool: Tool
     keys: Keys
     _manifests: list[Path] = field(default_factory=list)
+    _launcher: str | None = None  # as the interpreter sees it
 
     @property
     def interp(self) -> Interpreter:
@@ -302,11 +303,12 @@ class Guarded:
 
     @property
     def launcher(self) -> Path:
-        """The sealed launcher, in the state directory (no installer writes there)."""
-        found = sorted(self.site_packages.glob(".pthguard-*/python-guarded"))
-        if len(found) != 1:
-            raise AssertionError(f"expected one sealed launcher, found {found}")
-        return found[0]
+        """The sealed launcher, where ``pthguard install`` said it put it (else where
+        ``pthguard status`` says it is)."""
+        if self._launcher is None:
+            proc = self.pthguard("status", "--python", self.venv.python, "--format", "json")
+            self._launcher = str(json.loads(proc.stdout)["launcher"])
+        return self.interp.host_path(self._launcher)
 
     def marker(self, name: str) -> Marker:
         host = self.work / "markers" / name
@@ -367,7 +369,7 @@ class Guarded:
         self, manifest: Path | None = None, *args: str, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
         manifest = manifest if manifest is not None else self.manifest()
-        return self.pthguard(
+        proc = self.pthguard(
             "install",
             "--python",
             self.venv.python,
@@ -378,6 +380,10 @@ class Guarded:
             *args,
             check=check,
         )
+        said = [ln for ln in proc.stdout.splitlines() if ln.startswith("  sealed launcher: ")]
+        if proc.returncode == 0 and said:
+            self._launcher = said[0].partition(": ")[2]
+        return proc
 
     def uninstall(self, *, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.pthguard("uninstall", "--python", self.venv.python, check=check)
@@ -393,7 +399,7 @@ class Guarded:
     def sealed(
         self, *args: str | os.PathLike[str], env: EnvExtra | None = None, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """``python-guarded *args`` (sealed launch: checks before ``site.main()``)."""
+        """The sealed launcher with ``*args`` (checks before ``site.main()``)."""
         launcher = self.interp.inner_path(self.launcher)
         return self.interp.run_program([launcher, *args], env=env, cwd=cwd)
 

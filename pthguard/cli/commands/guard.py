@@ -99,7 +99,7 @@ def _install(args: argparse.Namespace, ctx: Context) -> int:
     print(f"  sealed launcher: {inst.launcher}", file=out)
     for note in done.notes:
         print(f"  note: {note}", file=out)
-    print(f"  undo with: pthguard uninstall --python {inst.python}", file=out)
+    print(f"  undo with: {ctx.program} uninstall --python {inst.python}", file=out)
     return EXIT_OK
 
 
@@ -134,6 +134,26 @@ def _status(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.write(_render.status_text(found))
     passes = found.installed is not None and found.installed.passes
     return EXIT_OK if passes else EXIT_DIFFERENCES
+
+
+def _launcher(args: argparse.Namespace, ctx: Context) -> int:
+    """The sealed launcher's path, for scripts: ``"$(pthguard launcher --python PY)" -m ...``
+    (it lives in the state directory, which no installer writes: never link it into bin/)."""
+    from pthguard.environment import layout as _layout  # noqa: PLC0415
+    from pthguard.environment import probe as _probe  # noqa: PLC0415
+
+    probe = _probe.probe(args.python)
+    installs = _layout.find_installations([s.path for s in probe.site_dirs if s.exists])
+    launcher = installs[0].launcher if installs else None
+    if launcher is None:
+        ctx.warn(f"no guard is installed in {probe.executable}; nothing to launch")
+        return EXIT_DIFFERENCES
+    problem = _layout.launcher_problem(installs[0])
+    if problem is not None:
+        ctx.warn(f"{launcher} is not the file install wrote ({problem}); install again")
+        return EXIT_DIFFERENCES
+    print(launcher, file=ctx.out)
+    return EXIT_OK
 
 
 def _protect_options(p: argparse.ArgumentParser) -> None:
@@ -172,8 +192,7 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
     if not chosen.judgement.ok:
         if chosen.differences:
             out.write(_render.diff_text("last manifest", "this environment", chosen.differences))
-        command = f"pthguard protect --python {chosen.python}"
-        out.write(_review.refusal_text(chosen.judgement, command))
+        out.write(_review.refusal_text(chosen.judgement, ctx.command_line(drop=["--approve"])))
         return EXIT_DIFFERENCES
     if chosen.previous_version is not None:
         if not chosen.differences:
@@ -202,9 +221,10 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
     print(f"guarded {inst.python} in {inst.mode} mode: gate {inst.gate_pth}", file=out)
     for note in done.notes:
         print(f"note: {note}", file=out)
-    print(f"check it:  pthguard status --python {inst.python}", file=out)
-    print(f"after an intended change: pthguard protect --python {inst.python}", file=out)
-    print(f"undo it:   pthguard uninstall --python {inst.python}", file=out)
+    program = ctx.program
+    print(f"check it:  {program} status --python {inst.python}", file=out)
+    print(f"after an intended change: {program} protect --python {inst.python}", file=out)
+    print(f"undo it:   {program} uninstall --python {inst.python}", file=out)
     return EXIT_OK
 
 
@@ -232,6 +252,12 @@ COMMANDS = (
         help="is the guard installed, what does it enforce, does it pass",
         configure=_status_options,
         run=_status,
+    ),
+    Command(
+        name="launcher",
+        help="print the path of the sealed launcher (python-guarded) of an environment",
+        configure=python_option,
+        run=_launcher,
     ),
     Command(
         name="protect",

@@ -129,8 +129,7 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
         ctx.out.write(_review.review_json(taken.judgement))
     if not taken.ok:
         if args.format != "json":
-            python = args.python or "PY"
-            command = f"pthguard snapshot --python {python} -o {args.output}"
+            command = ctx.command_line(drop=["--approve"])
             ctx.out.write(_review.refusal_text(taken.judgement, command))
         return EXIT_DIFFERENCES
     manifest = taken.manifest
@@ -138,7 +137,7 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
     print(
         f"wrote {args.output}: version {version}, {len(manifest.site_dirs)} site dir(s), "
         f"{startup} startup file(s), {len(manifest.distributions)} distribution(s); "
-        f"unsigned: review it, then `pthguard sign {args.output} --key KEY`",
+        f"unsigned: review it, then `{ctx.program} sign {args.output} --key KEY`",
         file=ctx.err if args.format == "json" else ctx.out,
     )
     return EXIT_OK
@@ -184,7 +183,7 @@ def _unreviewed(manifest: Manifest, previous: Path | None, ctx: Context) -> bool
     judgement = _review.review_recorded(manifest, previous)
     if judgement.ok:
         return False
-    command = f"pthguard snapshot --python {manifest.environment.executable} -o MANIFEST"
+    command = f"{ctx.program} snapshot --python {manifest.environment.executable} -o MANIFEST"
     ctx.out.write(_render.refusal_text(judgement, command))
     return True
 
@@ -203,9 +202,9 @@ def _sign(args: argparse.Namespace, ctx: Context) -> int:
         write_atomic(args.output, _detached.payload_of(envelope))
         print(
             f"wrote {args.output}: carry it to the signer, who runs "
-            f"`pthguard sign-payload {args.output.name} --key KEY -o SIG` (or `ssh-keygen -Y "
-            f"sign -n pthguard -f KEY {args.output.name}`); then `pthguard attach "
-            f"{args.manifest} SIG`",
+            f"`{ctx.program} sign-payload {args.output.name} --key KEY -o SIG` (or "
+            f"`ssh-keygen -Y sign -n pthguard -f KEY {args.output.name}`); then "
+            f"`{ctx.program} attach {args.manifest} SIG`",
             file=ctx.out,
         )
         return EXIT_OK
