@@ -60,7 +60,7 @@ RULES: Final[dict[str, Rule]] = rule_table(
         "record-escapes",
         "high",
         "A RECORD row leaves the site directory for a directory the interpreter imports from "
-        "(the standard library, another site directory) or for outside the environment",
+        "(the standard library, another site directory)",
         operational=True,
     ),
     rule(

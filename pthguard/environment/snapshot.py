@@ -396,37 +396,30 @@ def _scan_distribution(
 
 
 def _check_record_paths(snap: Snapshot, probe: Probe, site: str, found: DistributionScan) -> None:
-    """RECORD rows that leave the site directory may land in the environment's scripts,
-    headers or data (``bin/``, ``include/``, ``share/``), never in a directory the
-    interpreter imports from (the standard library, ``lib-dynload``, another site
-    directory: a wheel's ``.data/data/lib/pythonX.Y/...`` in a non-venv install) nor
-    outside the environment's prefix."""
-    prefix = os.path.realpath(probe.prefix)
+    """RECORD rows that leave the site directory may land in scripts, headers or data
+    (``bin/``, ``include/``, ``share/``), never in a directory the interpreter imports from
+    (the standard library, ``lib-dynload``, another site directory: a wheel's
+    ``.data/data/lib/pythonX.Y/...`` in a non-venv install)."""
     imported = {
         os.path.realpath(p)
         for p in (*probe.sys_path, probe.stdlib, *(s.path for s in probe.site_dirs))
         if p and os.path.isabs(p)
     }
-    imported.discard(os.path.realpath(site))
+    here = os.path.realpath(site)
+    imported.discard(here)
     for row in found.rows:
         if not row.path.startswith("../") and not os.path.isabs(row.path):
             continue
         target = os.path.realpath(os.path.join(site, row.path))
-        inside = target.startswith(os.path.realpath(site) + os.sep)
-        if inside:
+        if target.startswith(here + os.sep):
             continue
         into = next((d for d in sorted(imported) if target.startswith(d + os.sep)), None)
-        if into is not None or not target.startswith(prefix + os.sep):
-            where = (
-                f"into {into}, which the interpreter imports from"
-                if into
-                else (f"outside the environment's prefix {prefix}")
-            )
+        if into is not None:
             snap.note(
                 "record-escapes",
                 os.path.join(site, found.entry.metadata_dir, "RECORD"),
-                f"{found.entry.name} {found.entry.version} wrote {row.path} {where}; "
-                "remove that distribution",
+                f"{found.entry.name} {found.entry.version} wrote {row.path} into {into}, "
+                "which the interpreter imports from; remove that distribution",
             )
 
 

@@ -391,6 +391,14 @@ def _check_sites(state: _State, pending: list[Any], verified_ns: int) -> None:
         _reconcile_site(state, sitedir, names)
         if site is not None:
             _check_distributions(state, sitedir, site, names)
+        elif state.seal["unlisted_distributions"] == "refuse":  # a site nobody sealed
+            for name in sorted(names):
+                if name.lower().endswith((".dist-info", ".egg-info")):
+                    state.violate(
+                        f"unlisted distribution {_dist_label(name)}",
+                        _join(sitedir, name),
+                        "not signed (a site directory the manifest does not describe)",
+                    )
         if stamp is not None and len(state.violations) == count:
             state.fresh_sites[sitedir] = stamp
             state.rechecked = True  # worth recording, even if the cache already holds it racily
