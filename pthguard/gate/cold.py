@@ -354,11 +354,10 @@ def _files_unchanged(state: _State, sitedir: str, name: str) -> bool:
     guard = _IMPORTS
     if guard is None:
         return True  # not armed (cannot happen in a guarded start): the imports check later
-    number = guard.load_index()["dists"].get(sitedir, {}).get(name)
-    if number is None:
-        return True
+    numbers = guard.load_index()["dists"].get(sitedir, {}).get(name, ())
+    entries = sorted(item for number in numbers for item in guard.table(number).items())
     clean = True
-    for rel, entry in sorted(guard.table(number).items()):
+    for rel, entry in entries:  # the tables of its top-level names: other owners' files too
         path = _join(sitedir, rel)
         try:
             st = _posix.stat(path)

@@ -147,17 +147,16 @@ class _ImportGuard:
             raise UnverifiedModuleError(f"{path} is outside every guarded site directory")
         root, spelled = found
         rel = _normpath(path)[len(spelled) + 1 :]
-        tops = self.load_index()["sites"].get(root, {})
-        for number in tops.get(rel.partition(_SEP)[0], ()):
-            table = self.table(number)
-            if rel in table:
-                return root, rel, table[rel]
-        return root, rel, None
+        site = self.load_index()["sites"].get(root)
+        if site is None:
+            return root, rel, None
+        number = site[1].get(rel.partition(_SEP)[0])
+        return root, rel, None if number is None else self.table(number).get(rel)
 
     def load_index(self) -> Any:
         if self.index is None:
             blob = self.state.seal["imports"]
-            empty = {"dir": "", "sites": {}, "dists": {}, "tables": ()}
+            empty = {"dir": "", "store": "", "sites": {}, "dists": {}, "tables": ()}
             self.index = _marshal.loads(blob) if blob else empty
         return self.index
 
@@ -170,6 +169,12 @@ class _ImportGuard:
                 raise ValueError(f"{path} is not the file this seal was installed with")
             table = self.tables[number] = _marshal.loads(raw[4:])
         return table
+
+    def bytecode(self, root: str, rel: str) -> str:
+        """Where install put the bytecode compiled from ``rel`` (see ``guard.modules``)."""
+        number = self.index["sites"][root][0]
+        stem = rel.rpartition(".")[0]
+        return f"{self.index['store']}{_SEP}{number}{_SEP}{stem}.{sys.implementation.cache_tag}.pyc"
 
     def digest(self, data: bytes) -> bytes:
         if self.sha256 is None:
@@ -199,14 +204,15 @@ class _ImportGuard:
     def source_code(self, loader: Any, fullname: str) -> Any:
         """The code object of a source module: sealed bytecode, or the verified source."""
         path = loader.path
-        _, _, entry = self.entry(path)
+        root, rel, entry = self.entry(path)
         if entry is None:
             data, _ = _read_fstat(path)
             if not self.project_file(path, data):
                 self.refuse(fullname, path, "unlisted module file", None, data)
             return loader.source_to_code(data, path)
-        digest, fingerprint, pyc, pyc_fingerprint, pyc_digest = entry
-        if pyc is not None and not sys.flags.optimize:  # our store: from the verified source
+        digest, fingerprint, pyc_fingerprint, pyc_digest = entry
+        if pyc_digest is not None and not sys.flags.optimize:  # compiled from verified source
+            pyc = self.bytecode(root, rel)
             cached: bytes | None = None
             try:
                 cached, st = _read_fstat(pyc)
@@ -267,50 +273,62 @@ class _ImportGuard:
             sys.stderr.write(f"pthguard: warning: importing {fullname}: {what} {path} ({detail})\n")
 
 
-class _GuardedSourceLoader(_external.SourceFileLoader):
-    def get_code(self, fullname):
-        return _IMPORTS.source_code(self, fullname)
+# Loaders are the import system's own, made by factories that put the check in front of
+# the one method that reads what runs: no class is created at startup (a subclass of an
+# importlib loader costs tens of microseconds), and a guarded loader is still a
+# SourceFileLoader to whoever asks (pkg_resources, importlib.resources).
 
 
-class _GuardedSourcelessLoader(_external.SourcelessFileLoader):
-    def get_code(self, fullname):
-        data = _IMPORTS.checked(self.path, fullname, code=True)
-        return _external._compile_bytecode(
-            memoryview(data)[16:], name=fullname, bytecode_path=self.path
-        )
+def _source_loader(fullname: str, path: str) -> Any:
+    loader = _external.SourceFileLoader(fullname, path)
+    loader.get_code = lambda name: _IMPORTS.source_code(loader, name)
+    return loader
 
 
-class _GuardedExtensionLoader(_external.ExtensionFileLoader):
+def _sourceless_loader(fullname: str, path: str) -> Any:
+    loader = _external.SourcelessFileLoader(fullname, path)
+
+    def get_code(name):
+        data = _IMPORTS.checked(path, name, code=True)
+        return _external._compile_bytecode(memoryview(data)[16:], name=name, bytecode_path=path)
+
+    loader.get_code = get_code
+    return loader
+
+
+def _extension_loader(fullname: str, path: str) -> Any:
     # The check reads the file, the dynamic loader opens it again by name: an extension is
     # checked by content, a writer racing the import in between is outside the threat model.
-    def create_module(self, spec):
-        _IMPORTS.checked(self.path, spec.name, code=False)
-        return super().create_module(spec)
+    loader = _external.ExtensionFileLoader(fullname, path)
+    create = loader.create_module
 
+    def create_module(spec):
+        _IMPORTS.checked(path, spec.name, code=False)
+        return create(spec)
 
-class _GuardedFinder(_external.FileFinder):
-    pass
+    loader.create_module = create_module
+    return loader
 
 
 _LOADERS = (
-    (_GuardedExtensionLoader, _external.EXTENSION_SUFFIXES),
-    (_GuardedSourceLoader, _external.SOURCE_SUFFIXES),
-    (_GuardedSourcelessLoader, _external.BYTECODE_SUFFIXES),
+    (_extension_loader, _external.EXTENSION_SUFFIXES),
+    (_source_loader, _external.SOURCE_SUFFIXES),
+    (_sourceless_loader, _external.BYTECODE_SUFFIXES),
 )
 
 
-class _RefusingFinder:
+def _refusing_finder(path: str) -> Any:
     """Stands for a guarded path that is not a directory (a zip archive dropped into a site
     directory, or named by a path line): its members are in no RECORD."""
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    class _RefusingFinder:
+        def find_spec(self, fullname, target=None):
+            _IMPORTS.refuse(fullname, path, "unverifiable archive", None, None)
 
-    def find_spec(self, fullname, target=None):
-        _IMPORTS.refuse(fullname, self.path, "unverifiable archive", None, None)
+        def invalidate_caches(self):
+            pass
 
-    def invalidate_caches(self):
-        pass
+    return _RefusingFinder()
 
 
 def _guarded_path_hook(path: str) -> Any:
@@ -318,10 +336,10 @@ def _guarded_path_hook(path: str) -> Any:
     if guard is None or guard.root_of(path) is None:
         raise ImportError("not a guarded site directory", path=path)
     if _external._path_isfile(path):
-        return _RefusingFinder(path)
+        return _refusing_finder(path)
     if not _external._path_isdir(path or "."):
         raise ImportError("not a directory", path=path)
-    return _GuardedFinder(path, *_LOADERS)
+    return _external.FileFinder(path, *_LOADERS)
 
 
 def _arm_imports(state: "_State", site: Any) -> None:

@@ -46,12 +46,12 @@ SEAL_KEYS = (
     "sha256_module",  # (name, path) of an extension providing sha256, or None (builtin)
     "project",  # policy.project compiled, or None
     "cold",  # (file name in the state directory, checksum) of the gate's cold half
-    # the import guard's index, marshalled: {"dir": the tables' directory, "sites": {site
-    # path: {first path component: (table number, ...)}}, "dists": {site path: {metadata
-    # directory: table number}}, "tables": (checksum of DIR/N.bin, ...)}; each table is
-    # {path relative to the site: (sha256, fingerprint | None, bytecode path (absolute, in the
-    # state directory's store) | None,
-    # bytecode fingerprint | None, bytecode sha256 | None)}, digests as 32 raw bytes
+    # the import guard's index, marshalled: {"dir": the tables' directory, "store": the
+    # bytecode store, "sites": {site path: (site number, {first path component: table
+    # number})}, "dists": {site path: {metadata directory: (table number, ...)}}, "tables":
+    # (checksum of DIR/N.bin, ...)}; each table is {path relative to the site: (sha256,
+    # fingerprint | None, bytecode fingerprint | None, bytecode sha256 | None: no bytecode)},
+    # digests as 32 raw bytes; the bytecode of REL.py is STORE/SITE NUMBER/REL.CACHE_TAG.pyc
     "imports",
 )
 

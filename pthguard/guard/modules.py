@@ -110,33 +110,40 @@ def build(
             "module files differ from their signed RECORD: " + "; ".join(problems[:3]) + more,
             remedy="run `pthguard verify --deep` for the list; reinstall those distributions",
         )
-    sites: dict[str, dict[str, list[int]]] = {}
-    payloads: list[bytes] = []
-    for number, (site, _, files) in enumerate(per_dist):
-        table: dict[str, tuple[Any, ...]] = {}
+    # One table per (site directory, first path component): an import loads only the table
+    # of its top-level name (``_distutils_hack`` is two files, setuptools hundreds).
+    shards: dict[tuple[str, str], dict[str, tuple[Any, ...]]] = {}
+    owners: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for site, dist, files in per_dist:
         for rel, _, _ in files:
             _, _, fp, pyc, pyc_fp, pyc_digest, found = results[os.path.join(site, rel)]
-            table[rel] = (found, fp, pyc, pyc_fp, pyc_digest)
-            sites.setdefault(site, {}).setdefault(rel.split("/")[0], []).append(number)
-        payloads.append(marshal.dumps(table, 4))
+            key = (site, rel.split("/")[0])
+            # the bytecode's path follows from the site's number and rel (see target())
+            shards.setdefault(key, {})[rel] = (found, fp, pyc_fp, pyc_digest if pyc else None)
+            owners.setdefault((site, dist.metadata_dir), set()).add(key)
+    keys = sorted(shards)
+    payloads = [marshal.dumps(shards[k], 4) for k in keys]
+    numbers = {k: n for n, k in enumerate(keys)}
     # named by content: a reinstall of the same state writes the same directory
     name = TABLES_PREFIX + hashlib.sha256(b"".join(payloads)).hexdigest()[:12]
     directory = os.path.join(state_dir, name)
     os.makedirs(directory, exist_ok=True)
     for number, payload in enumerate(payloads):
         write_atomic(Path(directory, f"{number}.bin"), checksum(payload) + payload)
-    sums = [checksum(p) for p in payloads]
-    dists: dict[str, dict[str, int]] = {}
-    for number, (site, dist, _) in enumerate(per_dist):
-        dists.setdefault(site, {})[dist.metadata_dir] = number
+    sites: dict[str, tuple[int, dict[str, int]]] = {
+        path: (n, {}) for path, n in site_numbers.items()
+    }
+    for (site, top), number in numbers.items():
+        sites[site][1][top] = number
+    dists: dict[str, dict[str, tuple[int, ...]]] = {}
+    for (site, metadata_dir), found_keys in owners.items():
+        dists.setdefault(site, {})[metadata_dir] = tuple(sorted(numbers[k] for k in found_keys))
     index = {
         "dir": name,
+        "store": store,
+        "sites": sites,
         "dists": dists,
-        "sites": {
-            path: {top: tuple(sorted(set(numbers))) for top, numbers in tops.items()}
-            for path, tops in sites.items()
-        },
-        "tables": tuple(sums),
+        "tables": tuple(checksum(p) for p in payloads),
     }
     return Tables(
         directory=name,

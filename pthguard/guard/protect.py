@@ -79,6 +79,7 @@ class ProtectPlan:
     key: LocalKey
     judgement: Judgement
     python: str  # the interpreter, resolved
+    installed: bool  # a guard is installed now (else: the last copy is the previous one)
 
 
 DEFAULT_EXPIRES_DAYS = 365
@@ -139,6 +140,7 @@ def plan(
         key=key,
         judgement=judgement,
         python=probe.executable,
+        installed=bool(installs),
     )
 
 

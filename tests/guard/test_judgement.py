@@ -166,5 +166,22 @@ def test_history_survives_uninstall(dev_interp: Interpreter, tmp_path: Path, con
     assert run_cli("uninstall", "--python", python).returncode == 0
 
 
+def test_protect_after_uninstall_guards_again(
+    dev_interp: Interpreter, tmp_path: Path, config: Path
+) -> None:
+    """Nothing changed, but the guard was uninstalled: protect installs it again (as the
+    next version), never "stays as it is" on an unguarded environment."""
+    venv = real_venv(dev_interp, tmp_path / "venv")
+    python = venv.python
+    assert protect(python)[0] == 0
+    assert run_cli("uninstall", "--python", python).returncode == 0
+    code, out = protect(python)
+    assert code == 0, out
+    assert out.startswith("not installed; nothing changed since manifest version 1")
+    assert "(version 2)" in out
+    assert run_cli("status", "--python", python).returncode == 0
+    assert run_cli("uninstall", "--python", python).returncode == 0
+
+
 def test_local_copies_never_collide(config: Path) -> None:
     assert local_manifest_path("/a_b/bin/python") != local_manifest_path("/a/b/bin/python")

@@ -195,16 +195,23 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
         out.write(_review.refusal_text(chosen.judgement, ctx.command_line(drop=["--approve"])))
         return EXIT_DIFFERENCES
     if chosen.previous_version is not None:
-        if not chosen.differences:
+        if not chosen.differences and not chosen.installed:
+            print(
+                f"not installed; nothing changed since manifest version "
+                f"{chosen.previous_version}: signing the next version and installing it",
+                file=out,
+            )
+        elif not chosen.differences:
             print(
                 f"nothing changed since manifest version {chosen.previous_version}; "
                 "the guard stays as it is",
                 file=out,
             )
             return EXIT_OK
-        out.write(_render.diff_text("last manifest", "this environment", chosen.differences))
-        out.write(_review.review_text(chosen.judgement))
-        if not args.yes:
+        else:
+            out.write(_render.diff_text("last manifest", "this environment", chosen.differences))
+            out.write(_review.review_text(chosen.judgement))
+        if chosen.differences and not args.yes:
             if not ctx.stdin_is_tty():
                 raise UsageError("changes need confirmation: review them above, then add --yes")
             answer = ctx.read_answer("sign these changes and install them? [y/N] ").strip().lower()
