@@ -110,6 +110,7 @@ class _ImportGuard:
         self.state = state
         self.roots = roots  # guarded site directories, sealed spelling
         self.prefixes: list[tuple[str, str]] = [(r, r) for r in roots]  # (spelling, root)
+        self.names = {r.rpartition(_SEP)[2] for r in roots}
         self.ids: dict[tuple[int, int], str] = {}
         for root in roots:
             try:
@@ -130,6 +131,8 @@ class _ImportGuard:
         for spelled, root in self.prefixes:
             if path == spelled or path.startswith(spelled + _SEP):
                 return root, spelled
+        if path.rpartition(_SEP)[2] not in self.names:
+            return None  # not even named like a guarded root: no stat for stdlib paths
         try:  # the root itself reached through another spelling (a symlink)
             st = _posix.stat(path)
         except OSError:
