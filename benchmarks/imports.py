@@ -50,12 +50,12 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
 
 
-def _run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=False, **kw)  # type: ignore[call-overload]
+def _run(argv: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
 
 
-def _must(argv: list[str], **kw: object) -> str:
-    proc = _run(argv, **kw)
+def _must(argv: list[str], env: dict[str, str] | None = None) -> str:
+    proc = _run(argv, env)
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(argv)}\n{proc.stdout}{proc.stderr}")
     return proc.stdout
