@@ -350,26 +350,32 @@ def _check_distributions(state: _State, sitedir: str, site: Any, names: list[str
 
 
 def _files_unchanged(state: _State, sitedir: str, name: str) -> bool:
-    """Every module file of one distribution against its signed digest (fingerprint first)."""
+    """Every module file and console script of one distribution against its signed digest
+    (fingerprint first)."""
     guard = _IMPORTS
     if guard is None:
         return True  # not armed (cannot happen in a guarded start): the imports check later
     numbers = guard.load_index()["dists"].get(sitedir, {}).get(name, ())
-    entries = sorted(item for number in numbers for item in guard.table(number).items())
+    entries = sorted(
+        (_join(sitedir, rel), entry[0], entry[1])
+        for number in numbers
+        for rel, entry in guard.table(number).items()
+    )  # the tables of its top-level names: other owners' files too; then its scripts
+    entries += guard.load_index().get("scripts", {}).get(sitedir, {}).get(name, ())
     clean = True
-    for rel, entry in entries:  # the tables of its top-level names: other owners' files too
-        path = _join(sitedir, rel)
+    for path, digest, fingerprint in entries:
+        rel = path[len(sitedir) + 1 :] if path.startswith(sitedir + _SEP) else path
         try:
             st = _posix.stat(path)
-            if file_fingerprint(st) == entry[1]:
+            if file_fingerprint(st) == fingerprint:
                 continue
             found = guard.digest(_read(path))
         except OSError as exc:
             found = None
             detail = f"{rel}: {exc.strerror}"
         else:
-            detail = f"{rel} sha256 {found.hex()}, expected {entry[0].hex()}"
-        if found != entry[0]:
+            detail = f"{rel} sha256 {found.hex()}, expected {digest.hex()}"
+        if found != digest:
             state.violate(f"changed distribution {_dist_label(name)}", _join(sitedir, name), detail)
             clean = False
     return clean

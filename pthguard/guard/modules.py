@@ -64,9 +64,15 @@ def module_files(dist: Distribution, site: str, probe: _probe.Probe) -> list[Job
             raise InstallError(f"{path} changed after the manifest was checked")
         rows = [(r.path, r.sha256) for r in read_record(data)[0]]
     jobs = []
+    scripts = os.path.dirname(probe.executable)
     for raw, digest in rows:
         rel = posixpath.normpath(raw)
         parts = rel.split("/")
+        if digest is not None and rel.startswith("../"):
+            target = os.path.normpath(os.path.join(site, rel))
+            if os.path.dirname(target) == scripts:  # a console script: checked, not imported
+                jobs.append((rel, digest, False))
+            continue
         if digest is None or rel.startswith(("../", "/")) or rel == "..":
             continue  # outside the site directory, or nothing to compare with
         if "__pycache__" in parts or not rel.endswith(suffixes):
@@ -92,13 +98,17 @@ def build(
         stem = rel.rpartition(".")[0]
         return os.path.join(store, str(site_numbers[site]), f"{stem}.{probe.cache_tag}.pyc")
 
+    def is_script(rel: str) -> bool:
+        return rel.startswith("../")
+
     # A file several signed distributions claim (one overwrote the other's) must have the
     # digest one of them gives it: the last writer's, which that one's RECORD vouches for.
     claimed: dict[str, tuple[set[bytes], str | None]] = {}
     for site, _, files in per_dist:
         for rel, digest, code in files:
             digests, pyc = claimed.setdefault(
-                os.path.join(site, rel), (set(), target(site, rel) if code else None)
+                os.path.normpath(os.path.join(site, rel)),
+                (set(), target(site, rel) if code else None),
             )
             digests.add(bytes.fromhex(digest))
     jobs = [(path, tuple(sorted(d)), pyc) for path, (d, pyc) in claimed.items()]
@@ -114,9 +124,16 @@ def build(
     # of its top-level name (``_distutils_hack`` is two files, setuptools hundreds).
     shards: dict[tuple[str, str], dict[str, tuple[Any, ...]]] = {}
     owners: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    scripts: dict[str, dict[str, list[tuple[str, bytes, Any]]]] = {}
     for site, dist, files in per_dist:
         for rel, _, _ in files:
-            _, _, fp, pyc, pyc_fp, pyc_digest, found = results[os.path.join(site, rel)]
+            path = os.path.normpath(os.path.join(site, rel))
+            _, _, fp, pyc, pyc_fp, pyc_digest, found = results[path]
+            if is_script(rel):  # re-checked with its distribution (a same-version reinstall)
+                scripts.setdefault(site, {}).setdefault(dist.metadata_dir, []).append(
+                    (path, found, fp)
+                )
+                continue
             key = (site, rel.split("/")[0])
             # the bytecode's path follows from the site's number and rel (see target())
             shards.setdefault(key, {})[rel] = (found, fp, pyc_fp, pyc_digest if pyc else None)
@@ -143,6 +160,10 @@ def build(
         "store": store,
         "sites": sites,
         "dists": dists,
+        "scripts": {
+            site: {meta: tuple(rows) for meta, rows in by_dist.items()}
+            for site, by_dist in scripts.items()
+        },
         "tables": tuple(checksum(p) for p in payloads),
     }
     return Tables(

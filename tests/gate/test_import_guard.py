@@ -217,6 +217,48 @@ def test_metadata_directory_in_another_case(interp: Interpreter, tmp_path: Path)
         assert_refused(start("-c", "pass"), "unlisted distribution", "six-9.9.DIST-INFO")
 
 
+def _wheel_with_script(g: Guarded, name: str, script_name: str, script: bytes) -> Path:
+    """A wheel whose ``.data/scripts/SCRIPT_NAME`` an installer writes into ``bin/``."""
+    wheel = g.wheel(name, "1.0", {f"{name}.py": b""})
+    data = io.BytesIO()
+    member = f"{name}-1.0.data/scripts/{script_name}"
+    digest = base64.urlsafe_b64encode(hashlib.sha256(script).digest()).decode().rstrip("=")
+    row = f"{member},sha256={digest},{len(script)}\n"
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(data, "w") as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename.endswith("/RECORD"):
+                body = row.encode() + body
+            dst.writestr(info, body)
+        dst.writestr(member, script)
+    wheel.write_bytes(data.getvalue())
+    return wheel
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_same_version_reinstall_with_a_changed_console_script(
+    interp: Interpreter, tmp_path: Path
+) -> None:
+    """A console script in ``bin/`` replaced while the distribution's RECORD keeps its signed
+    bytes: the reinstall is caught at start with the script named."""
+    g = make_guarded(interp, tmp_path, install=False)
+    g.pip_install(_wheel_with_script(g, "tooly", "tooly", b"#!/bin/sh\necho tooly\n"))
+    g.install(g.manifest())
+    marker = g.marker("script")
+    tool = g.venv.root / "bin" / "tooly"
+    tool.write_bytes(f"#!/bin/sh\necho ran >> {marker.inner}\n".encode())
+    meta = g.site_packages / "tooly-1.0.dist-info"
+    record = (meta / "RECORD").read_bytes()
+    (meta / "RECORD.tmp").write_bytes(record)
+    (meta / "RECORD.tmp").replace(meta / "RECORD")  # the signed bytes, a new file
+    (g.site_packages / "touched").mkdir()  # the directory changed, as a reinstall changes it
+    (g.site_packages / "touched").rmdir()
+    for _, start in _starts(g):
+        lines = assert_refused(start("-c", "pass"), "changed distribution tooly 1.0")
+        assert "bin/tooly sha256" in line_with(lines, "changed distribution tooly")
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("interp", INTERPRETERS)
 def test_a_wheel_cannot_replace_the_sealed_launcher(interp: Interpreter, tmp_path: Path) -> None:
     """A wheel's ``.data/scripts/python-guarded`` (a ``#!/bin/sh`` polyglot keeps its
@@ -225,21 +267,7 @@ def test_a_wheel_cannot_replace_the_sealed_launcher(interp: Interpreter, tmp_pat
     launcher = g.launcher.read_bytes()
     marker = g.marker("launcher")
     script = f"#!/bin/sh\necho ran >> {marker.inner}\n".encode()
-    wheel = g.wheel("shim", "1.0", {"shim.py": b""})
-    data = io.BytesIO()
-    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(data, "w") as dst:
-        for info in src.infolist():
-            body = src.read(info.filename)
-            if info.filename.endswith("/RECORD"):
-                digest = base64.urlsafe_b64encode(hashlib.sha256(script).digest())
-                row = f"shim-1.0.data/scripts/python-guarded,sha256={digest.decode().rstrip('=')}"
-                body = body.replace(
-                    b"\nshim-1.0.dist-info/RECORD",
-                    f"\n{row},{len(script)}\nshim-1.0.dist-info/RECORD".encode(),
-                )
-            dst.writestr(info, body)
-        dst.writestr("shim-1.0.data/scripts/python-guarded", script)
-    wheel.write_bytes(data.getvalue())
+    wheel = _wheel_with_script(g, "shim", "python-guarded", script)
     g.pip_install(wheel)
     assert (g.venv.root / "bin" / "python-guarded").exists()
     assert g.launcher.read_bytes() == launcher
