@@ -39,6 +39,7 @@ from pthguard.gate.schema import (
     SITE_STARTUP,
     checksum,
     dir_stamp,
+    file_fingerprint,
 )
 
 # Neither ``from __future__ import annotations`` nor ``typing`` at run time: both import a
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from pthguard.gate.cold import (
         _check_sites,
         _copied_manifest,
+        _digest,
         _gate_pep829,
         _pth_violation,
         _report_startup_modules,
@@ -658,10 +660,42 @@ def _run_gate() -> None:
         _internal_error(state, exc)
 
 
+def _check_interpreter(state: _State) -> None:
+    """``pyvenv.cfg`` and ``bin/python*`` as sealed, and the base prefix they lead to: a wheel
+    can rewrite them (its ``.data``), and they run before any Python code. Found changed,
+    the code they point at already ran: refused, reported EXECUTED."""
+    files, base_prefix = state.seal["interpreter"]
+    for path, kind, expected in files:
+        try:
+            if kind == "link":
+                same = _posix.readlink(path) == expected
+            elif kind == "bytes":
+                same = _read(path) == expected
+            else:  # a copied interpreter: its fingerprint, else its digest
+                same = file_fingerprint(_posix.stat(path)) == expected[0]
+                if not same:
+                    _need_cold(state.seal)
+                    same = _digest(state, _read(path)) == expected[1]
+        except OSError:
+            same = False
+        if not same:
+            state.violate(
+                "changed interpreter file", path, "not as sealed", "EXECUTED before the gate ran"
+            )
+    if sys.base_prefix != base_prefix:
+        state.violate(
+            "changed interpreter",
+            sys.base_prefix,
+            f"sys.base_prefix, sealed {base_prefix}",
+            "EXECUTED before the gate ran",
+        )
+
+
 def _upfront(state: _State, site: Any) -> None:
     """Reconcile the site directories of this start and refuse (enforce) before the first
     allowed import line runs."""
     state.upfront = True
+    _check_interpreter(state)
     _final_checks(state, _site_dirs_of_start(state, site))
     if state.violations and state.mode == "enforce":
         _need_cold(state.seal)

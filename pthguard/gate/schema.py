@@ -53,6 +53,10 @@ SEAL_KEYS = (
     # fingerprint | None, bytecode fingerprint | None, bytecode sha256 | None: no bytecode)},
     # digests as 32 raw bytes; the bytecode of REL.py is STORE/SITE NUMBER/REL.CACHE_TAG.pyc
     "imports",
+    # what a wheel's .data/scripts and .data/data can rewrite before any Python code runs:
+    # ((path, symlink target | None, bytes | None), ...) for pyvenv.cfg and bin/python*, and
+    # the sys.base_prefix the interpreter had; compared at every start (a change is refused)
+    "interpreter",
 )
 
 # A site entry: (path, role, {startup file name: bytes}, marshalled {metadata dir:

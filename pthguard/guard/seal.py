@@ -125,7 +125,27 @@ def build_seal(
         "project": _project.seal_rule(manifest.policy.project),
         "cold": cold,
         "imports": imports,
+        "interpreter": _interpreter_files(probe),
     }
+
+
+def _interpreter_files(probe: _probe.Probe) -> tuple[Any, ...]:
+    """A venv's ``pyvenv.cfg`` and ``bin/python*`` (a symlink's target, or a copy's stat
+    fingerprint and sha256), and ``sys.base_prefix``: what the gate compares first."""
+    files: list[tuple[str, str, Any]] = []
+    if probe.pyvenv_cfg is not None:
+        cfg = read_bytes(Path(probe.pyvenv_cfg), "pyvenv.cfg")
+        files.append((probe.pyvenv_cfg, "bytes", cfg))
+        scripts = os.path.dirname(probe.executable)
+        for name in sorted(os.listdir(scripts)):
+            path = os.path.join(scripts, name)
+            if not name.startswith("python") or name == "python-guarded":
+                continue
+            if os.path.islink(path):
+                files.append((path, "link", os.readlink(path)))
+            elif os.path.isfile(path):
+                files.append((path, "file", (stat_fingerprint(path), sha256_file(path))))
+    return (tuple(files), probe.base_prefix)
 
 
 def _dir_id(path: Path) -> tuple[int, int]:

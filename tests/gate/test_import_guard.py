@@ -323,3 +323,18 @@ def test_launcher_command_prints_the_sealed_launcher(interp: Interpreter, tmp_pa
     assert ".pthguard-" in proc.stdout
     ran = g.interp.run_program([proc.stdout.strip(), "-c", "print('sealed')"])
     assert (ran.returncode, ran.stdout) == (0, "sealed\n"), ran.stderr
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_pyvenv_cfg_and_bin_python_are_compared_first(interp: Interpreter, tmp_path: Path) -> None:
+    """A wheel's ``.data/data/pyvenv.cfg`` or ``.data/scripts/python`` runs before any Python
+    code (out of reach in-process); what it leaves changed is refused at the next start."""
+    g = make_guarded(interp, tmp_path)
+    cfg = g.venv.root / "pyvenv.cfg"
+    original = cfg.read_bytes()
+    cfg.write_bytes(original + b"# rewritten\n")
+    for _, start in _starts(g):
+        lines = assert_refused(start("-c", "pass"), "changed interpreter file")
+        assert "pyvenv.cfg" in line_with(lines, "changed interpreter file")
+    cfg.write_bytes(original)
+    assert g.start("-c", "pass").returncode == 0
