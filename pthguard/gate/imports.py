@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         _SEAL,
         _SEP,
         _dirname,
+        _internal_error,
         _io,
         _join,
         _marshal,
@@ -282,9 +283,31 @@ class _ImportGuard:
 # SourceFileLoader to whoever asks (pkg_resources, importlib.resources).
 
 
+def _failed(fullname: str, exc: Exception) -> Any:
+    """The guard itself failed (a missing or changed digest table): fail closed. During
+    startup the interpreter refuses to start (enforce); later the import fails."""
+    if isinstance(exc, ImportError):
+        raise exc
+    state = _IMPORTS.state
+    if state.active:
+        _internal_error(state, exc)  # enforce: exit 78; warn: reported
+    raise UnverifiedModuleError(
+        f"the import guard cannot check {fullname} ({type(exc).__name__}: {exc}); "
+        f"run `pthguard status --python {sys.executable}`",
+        name=fullname,
+    ) from exc
+
+
 def _source_loader(fullname: str, path: str) -> Any:
     loader = _external.SourceFileLoader(fullname, path)
-    loader.get_code = lambda name: _IMPORTS.source_code(loader, name)
+
+    def get_code(name):
+        try:
+            return _IMPORTS.source_code(loader, name)
+        except Exception as exc:
+            return _failed(name, exc)
+
+    loader.get_code = get_code
     return loader
 
 
@@ -292,7 +315,10 @@ def _sourceless_loader(fullname: str, path: str) -> Any:
     loader = _external.SourcelessFileLoader(fullname, path)
 
     def get_code(name):
-        data = _IMPORTS.checked(path, name, code=True)
+        try:
+            data = _IMPORTS.checked(path, name, code=True)
+        except Exception as exc:
+            return _failed(name, exc)
         return _external._compile_bytecode(memoryview(data)[16:], name=name, bytecode_path=path)
 
     loader.get_code = get_code
@@ -306,7 +332,10 @@ def _extension_loader(fullname: str, path: str) -> Any:
     create = loader.create_module
 
     def create_module(spec):
-        _IMPORTS.checked(path, spec.name, code=False)
+        try:
+            _IMPORTS.checked(path, spec.name, code=False)
+        except Exception as exc:
+            return _failed(spec.name, exc)
         return create(spec)
 
     loader.create_module = create_module

@@ -338,3 +338,20 @@ def test_pyvenv_cfg_and_bin_python_are_compared_first(interp: Interpreter, tmp_p
         assert "pyvenv.cfg" in line_with(lines, "changed interpreter file")
     cfg.write_bytes(original)
     assert g.start("-c", "pass").returncode == 0
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_a_broken_digest_table_fails_closed(interp: Interpreter, tmp_path: Path) -> None:
+    """A digest table that is not the one sealed (one byte changed): the import it would
+    serve fails with a clear error; nothing is imported unchecked."""
+    g = make_guarded(interp, tmp_path)
+    tables = [p for p in g.state_dir().glob("modules-*/*.bin") if b"plainpkg/" in p.read_bytes()]
+    assert len(tables) == 1
+    data = bytearray(tables[0].read_bytes())
+    data[-1] ^= 1
+    tables[0].write_bytes(bytes(data))
+    for _, start in _starts(g):
+        proc = start("-c", "import plainpkg")
+        assert proc.returncode == 1
+        assert "UnverifiedModuleError: the import guard cannot check plainpkg" in proc.stderr
+        assert "is not the file this seal was installed with" in proc.stderr
