@@ -23,7 +23,7 @@ from pthguard.gate.hot import (
     Any,
     _dirname,
     _effective_mode,
-    _final_checks,
+    _end_of_pth_phase,
     _guarded_module,
     _install_hooks,
     _internal_error,
@@ -31,7 +31,6 @@ from pthguard.gate.hot import (
     _load_seal,
     _marshal,
     _posix,
-    _processed_site_dirs,
     _read,
     _refuse,
     _report,
@@ -664,22 +663,25 @@ def _gate_pep829(state: _State, site: Any) -> None:
     state.ran_files = executed
     _check_pep829(state, startup, executed)
     _upfront(state, site)  # before the batch's other import lines and its entry points
+    _arm_customize(state, site)
+
+
+def _arm_customize(state: _State, site: Any, restore: Any = None) -> None:
+    """3.15 (the gate and the launcher): wrap site's sitecustomize and usercustomize stage;
+    ``.pth`` processing ends there (``restore`` undoes what was hooked for it)."""
     original_sitecustomize = site.execsitecustomize
     original_usercustomize = site.execusercustomize
 
     def execsitecustomize():
         site.execsitecustomize = original_sitecustomize
-        state.active = False
-        try:
-            _final_checks(state, _processed_site_dirs(state, site))
-        except Exception as exc:
-            _internal_error(state, exc)
+        _end_of_pth_phase(state, site)
         _guarded_module(state, site, "sitecustomize", original_sitecustomize)
 
     def execusercustomize():
         site.execusercustomize = original_usercustomize
         _guarded_module(state, site, "usercustomize", original_usercustomize)
 
+    state.restore = restore or (lambda: None)
     site.execsitecustomize = execsitecustomize
     site.execusercustomize = execusercustomize
 
@@ -765,26 +767,11 @@ def _run_sealed() -> None:
                 return original_process(self)
 
             site.StartupState.process = process
-            original_sitecustomize = site.execsitecustomize
 
-            def execsitecustomize():
-                site.execsitecustomize = original_sitecustomize
+            def restore():
                 site.StartupState.process = original_process
-                state.active = False
-                try:
-                    _final_checks(state, _processed_site_dirs(state, site))
-                except Exception as exc:
-                    _internal_error(state, exc)
-                _guarded_module(state, site, "sitecustomize", original_sitecustomize)
 
-            site.execsitecustomize = execsitecustomize
-            original_usercustomize = site.execusercustomize
-
-            def execusercustomize():
-                site.execusercustomize = original_usercustomize
-                _guarded_module(state, site, "usercustomize", original_usercustomize)
-
-            site.execusercustomize = execusercustomize
+            _arm_customize(state, site, restore)
         else:
             _install_hooks(state, site)
         site.main()

@@ -109,8 +109,8 @@ class _ImportGuard:
 
     def __init__(self, state: "_State", roots: list[str]) -> None:
         self.state = state
-        self.roots = roots  # guarded site directories, sealed spelling
-        self.prefixes: list[tuple[str, str]] = [(r, r) for r in roots]  # (spelling, root)
+        # (spelling, guarded root): the sealed spellings, then aliases met through symlinks
+        self.prefixes: list[tuple[str, str]] = [(r, r) for r in roots]
         self.names = {r.rpartition(_SEP)[2] for r in roots}
         self.ids: dict[tuple[int, int], str] = {}
         for root in roots:

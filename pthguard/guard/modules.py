@@ -46,8 +46,6 @@ class Tables:
 
     directory: str  # a name in the state directory
     index: bytes  # marshalled, for the seal's "imports" key
-    files: int
-    compiled: int
     bytecode: frozenset[str]  # the store's files these tables name
 
 
@@ -169,8 +167,6 @@ def build(
     return Tables(
         directory=name,
         index=marshal.dumps(index, 4),
-        files=len(jobs),
-        compiled=sum(1 for r in results.values() if r[3] is not None),
         bytecode=frozenset(r[3] for r in results.values() if r[3] is not None),
     )
 
