@@ -91,6 +91,7 @@ print(json.dumps({
     "user_site_enabled": user_on,
     "site_dirs": [{"path": p, "role": r, "exists": os.path.isdir(p)} for p, r in order],
     "purelib": sysconfig.get_paths(vars={"base": prefix, "platbase": prefix})["purelib"],
+    "scripts": sysconfig.get_paths(vars={"base": prefix, "platbase": prefix})["scripts"],
     "sys_path": sys.path,
     "stdlib": os.path.dirname(os.__file__),
     "extension_suffixes": machinery.EXTENSION_SUFFIXES,
@@ -133,6 +134,7 @@ class Probe:
     bytecode_suffixes: tuple[str, ...]
     locale_encoding: str
     utf8_mode: bool
+    scripts: str = ""  # where installers put console scripts (a venv's bin/)
 
     @property
     def minor(self) -> tuple[int, int]:
@@ -168,6 +170,7 @@ class Probe:
             bytecode_suffixes=tuple(data["bytecode_suffixes"]),
             locale_encoding=str(data["locale_encoding"]),
             utf8_mode=bool(data["utf8_mode"]),
+            scripts=str(data.get("scripts") or ""),
         )
 
 

@@ -49,6 +49,7 @@ from pthguard.gate.schema import (
     checksum,
     file_fingerprint,
 )
+from pthguard.gate.writes import _arm_writes
 
 # -- digests and reports ---------------------------------------------------------------------
 
@@ -751,6 +752,7 @@ def _run_sealed() -> None:
         state, _ = _start()
         site = _stdlib_site()
         _arm_imports(state, site)
+        _arm_writes(state)
         if hasattr(site, "StartupState"):
             original_process = site.StartupState.process
 

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         _timing,
     )
     from pthguard.gate.imports import _arm_imports
+    from pthguard.gate.writes import _arm_writes
 else:
     Any = object
 
@@ -151,6 +152,9 @@ class _State:
         self.ran_files: set[str] | None = None  # 3.15: files earlier in the gate's batch
         self.upfront = False  # the site directories were reconciled before any import line
         self.reported: set[str] = set()  # warn-mode lines already written by this process
+        # run by `pthguard change`: writes allowed, nothing reported or refused, unlisted
+        # startup code still not run, modules imported after startup not checked
+        self.changing = False
 
     def ran(self, full: str) -> bool:
         """Did site run this startup file before the gate could check it? Files of a
@@ -255,6 +259,9 @@ def _refuse(state: _State | None, headline: str, extra: list[str] | None = None)
 def _conclude(state: _State, stage: str) -> None:
     """Refuse (enforce) or warn about what was found so far."""
     if not state.violations:
+        return
+    if state.changing:  # judged by `pthguard change` when its command has finished
+        state.violations = []
         return
     if state.mode == "enforce":
         _refuse(state, "refusing to start: this environment does not match its signed manifest")
@@ -617,11 +624,27 @@ def _start() -> tuple[_State, Any]:
     _FALLBACK_MODE = seal["mode"]
     state = _State(seal)
     state.mode = _effective_mode(seal)
+    state.changing = _changing()
     state.reported = _reported_before()
     # from the .pth line (or launcher) to here: reading and running the compiled gate
     state.timing.append(("load gate", t0 - _T0))
     state.timing.append(("load seal", _time.perf_counter_ns() - t0))
     return state, seal
+
+
+def _changing() -> bool:
+    """Is this process part of a ``pthguard change``? Its ``PTHGUARD_CHANGE`` must be the
+    token of the change in progress, which only ``pthguard change`` writes (the ``change``
+    file in the state directory, where this process could not write it): a variable left in
+    an image or a shell after the change counts for nothing."""
+    token = _posix.environ.get(b"PTHGUARD_CHANGE") if _SEP == "/" else None
+    if not token:
+        return False
+    try:
+        data = _read(_join(_dirname(_SEAL), "change"))
+    except OSError:
+        return False
+    return len(token) >= 32 and data.split(b"\n", 1)[0] == token
 
 
 def _reported_before() -> set[str]:
@@ -650,6 +673,7 @@ def _run_gate() -> None:
         # on sys.path now were processed before the gate (a user site outside a venv).
         state.before = {d for d in sys.path if d != _dirname(_GATE)}
         _arm_imports(state, site)
+        _arm_writes(state)
         if hasattr(site, "StartupState"):
             _need_cold(state.seal)
             _gate_pep829(state, site)

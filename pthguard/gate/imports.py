@@ -261,6 +261,16 @@ class _ImportGuard:
         found = "unreadable" if data is None else f"sha256 {self.digest(data).hex()}"
         detail = found + (f", expected sha256 {expected.hex()}" if expected else ", not signed")
         state = self.state
+        if state.changing:
+            # `pthguard change`: unverified code never runs as startup code (the line that
+            # imports it fails); the command's own imports may run what it just installed
+            if state.active:
+                raise UnverifiedModuleError(
+                    f"pthguard change: not running {what} {path} at startup ({detail})",
+                    name=fullname,
+                    path=path,
+                )
+            return
         if state.active:  # startup: .pth import lines and what they import
             state.violate(what, path, detail, "NOT executed")
             if state.mode == "enforce":

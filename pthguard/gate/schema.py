@@ -11,7 +11,7 @@ constants.
 """
 
 EXIT_REFUSED = 78  # a guarded interpreter that refuses to start (EX_CONFIG)
-SEAL_FORMAT = 3
+SEAL_FORMAT = 4
 CACHE_FORMAT = 2
 # Checked before ``marshal`` reads the seal, the cold half of the gate or the cache: one
 # flipped byte can make marshal allocate gigabytes (a huge tuple length) or crash the
@@ -57,6 +57,10 @@ SEAL_KEYS = (
     # ((path, symlink target | None, bytes | None), ...) for pyvenv.cfg and bin/python*, and
     # the sys.base_prefix the interpreter had; compared at every start (a change is refused)
     "interpreter",
+    # what the write guard keeps this environment's own processes from changing: (the
+    # interpreter to name in its message, (directory, ...)): the sealed site directories
+    # and the scripts directory, each also as its real path when that differs
+    "writes",
 )
 
 # A site entry: (path, role, {startup file name: bytes}, marshalled {metadata dir:

@@ -144,6 +144,21 @@ def plan(
     )
 
 
+def local_key_can_sign(installed: Path) -> str | None:
+    """Why this machine's local key cannot sign the next version of the ``installed``
+    manifest (it is signed by other keys, which must then co-sign a new one), or None."""
+    envelope = _envelope.read_envelope(installed, "installed manifest")
+    public_path = config_dir() / "local.pub"
+    local = _keys.load_public_key(public_path) if public_path.exists() else None
+    if local is not None and _envelope.check_signatures(envelope, [local]).signed_by:
+        return None
+    signers = ", ".join(sorted({s.keyid[:16] for s in envelope.signatures})) or "nobody"
+    return (
+        f"its installed manifest (version {envelope.manifest.version}) is signed by {signers}, "
+        "not by this machine's local key"
+    )
+
+
 def local_manifest_path(executable: str) -> Path:
     """Where protect keeps the manifests it signs for one interpreter: named by a digest of
     the interpreter's path (``/a_b`` and ``/a/b`` never share a file), with its tail for

@@ -126,6 +126,7 @@ def build_seal(
         "cold": cold,
         "imports": imports,
         "interpreter": _interpreter_files(probe),
+        "writes": _write_roots(probe, [site.path for site in manifest.site_dirs]),
     }
 
 
@@ -146,6 +147,17 @@ def _interpreter_files(probe: _probe.Probe) -> tuple[Any, ...]:
             elif os.path.isfile(path):
                 files.append((path, "file", (stat_fingerprint(path), sha256_file(path))))
     return (tuple(files), probe.base_prefix)
+
+
+def _write_roots(probe: _probe.Probe, sites: list[str]) -> tuple[str, tuple[str, ...]]:
+    """The directories the write guard protects: the sealed site directories and the
+    scripts directory, each also by its real path (``lib64`` is a link to ``lib``)."""
+    roots: list[str] = []
+    for path in [*sites, probe.scripts or os.path.dirname(probe.executable)]:
+        for form in (os.path.normpath(path), os.path.realpath(path)):
+            if form not in roots:
+                roots.append(form)
+    return (probe.executable, tuple(roots))
 
 
 def _dir_id(path: Path) -> tuple[int, int]:

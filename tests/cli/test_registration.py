@@ -14,13 +14,13 @@ import pytest
 from pthguard.cli import commands
 from pthguard.cli.app import build_parser, main
 from pthguard.cli.command import HANDLER, Command
-from pthguard.cli.commands import analysis, guard, keys, lock, manifest
+from pthguard.cli.commands import analysis, change, guard, keys, lock, manifest
 from tests.support.interpreters import host_env
 
-MODULES: tuple[ModuleType, ...] = (keys, manifest, guard, analysis, lock)
+MODULES: tuple[ModuleType, ...] = (keys, manifest, guard, change, analysis, lock)
 NAMES = {
     "keygen", "key", "snapshot", "sign", "sign-payload", "attach", "diff", "verify",
-    "install", "uninstall", "status", "launcher", "protect", "scan", "inspect", "audit-lock",
+    "install", "uninstall", "status", "launcher", "protect", "change", "scan", "inspect", "audit-lock",
 }  # fmt: skip
 
 

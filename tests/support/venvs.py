@@ -45,12 +45,14 @@ and ``PYTHON*`` variables are dropped (see ``interpreters``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
+import secrets
 import subprocess
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +60,15 @@ import pytest
 
 from tests.support.interpreters import DEFAULT_TIMEOUT, EnvExtra, Interpreter
 
-__all__ = ["PIP_COMMON", "Venv", "bundled_wheel", "make_venv", "pip_runner", "template_venv"]
+__all__ = [
+    "PIP_COMMON",
+    "Venv",
+    "bundled_wheel",
+    "make_venv",
+    "pip_runner",
+    "template_venv",
+    "unguarded_writes",
+]
 
 #: Options of every ``pip install`` the tests run.
 PIP_COMMON = (
@@ -108,20 +118,53 @@ class Venv:
         )
 
     def pip(
-        self, *args: str | os.PathLike[str], check: bool = True, env: EnvExtra | None = None
+        self,
+        *args: str | os.PathLike[str],
+        check: bool = True,
+        env: EnvExtra | None = None,
+        guarded: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """Run pip (the venv's own, else the runner) in this venv: ``pip(*args)``."""
+        """Run pip (the venv's own, else the runner) in this venv: ``pip(*args)``.
+
+        In a guarded venv the write guard refuses pip's writes; unless ``guarded``, pip runs
+        as an installer the guard does not see (uv, an image layer written elsewhere) would
+        write: with a change token (:func:`unguarded_writes`). Its start is still gated:
+        unlisted startup code never runs in it."""
         if self.has_pip:
             launch: list[str | os.PathLike[str]] = ["-I", "-m", "pip"]
         else:
             launch = ["-I", pip_runner(self.interp)]
-        return self.run([*launch, *args], check=check, env=env)
+        if guarded:
+            return self.run([*launch, *args], check=check, env=env)
+        with unguarded_writes(self.site_packages) as token:
+            return self.run([*launch, *args], check=check, env={**(env or {}), **token})
 
     def pip_install(
-        self, *args: str | os.PathLike[str], check: bool = True, env: EnvExtra | None = None
+        self,
+        *args: str | os.PathLike[str],
+        check: bool = True,
+        env: EnvExtra | None = None,
+        guarded: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """``pip install`` + :data:`PIP_COMMON` + ``args`` (wheel paths may be host Paths)."""
-        return self.pip("install", *PIP_COMMON, *args, check=check, env=env)
+        return self.pip("install", *PIP_COMMON, *args, check=check, env=env, guarded=guarded)
+
+
+@contextlib.contextmanager
+def unguarded_writes(site_packages: Path) -> Iterator[dict[str, str]]:
+    """A change token for the guarded environment of ``site_packages`` (as ``pthguard
+    change`` writes one), as extra environment variables; none when it is not guarded."""
+    states = [p.parent for p in site_packages.glob(".pthguard-*/install.json")]
+    if not states:
+        yield {}
+        return
+    token = secrets.token_hex(32)
+    path = states[0] / "change"
+    path.write_text(f"{token}\n{{}}\n")
+    try:
+        yield {"PTHGUARD_CHANGE": token}
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _wheel_version(path: Path) -> tuple[int, ...]:

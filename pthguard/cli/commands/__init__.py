@@ -8,7 +8,7 @@ parser imports nothing heavy.
 from __future__ import annotations
 
 from pthguard.cli.command import Command
-from pthguard.cli.commands import analysis, guard, keys, lock, manifest
+from pthguard.cli.commands import analysis, change, guard, keys, lock, manifest
 
 __all__ = ["COMMANDS"]
 
@@ -16,6 +16,7 @@ COMMANDS: tuple[Command, ...] = (
     *keys.COMMANDS,
     *manifest.COMMANDS,
     *guard.COMMANDS,
+    *change.COMMANDS,
     *analysis.COMMANDS,
     *lock.COMMANDS,
 )

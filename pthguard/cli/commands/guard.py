@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pthguard.cli.command import EXIT_DIFFERENCES, EXIT_OK, Command
 from pthguard.cli.context import Context
@@ -16,6 +17,9 @@ from pthguard.cli.options import (
     python_option,
 )
 from pthguard.errors import UsageError
+
+if TYPE_CHECKING:
+    from pthguard.guard.protect import ProtectPlan
 
 __all__ = ["COMMANDS"]
 
@@ -174,12 +178,10 @@ def _protect_options(p: argparse.ArgumentParser) -> None:
 
 def _protect(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.guard import protect as _protect  # noqa: PLC0415
-    from pthguard.render import review as _review  # noqa: PLC0415
-    from pthguard.render import verify as _render  # noqa: PLC0415
 
     if args.expires_days is not None and args.expires_days < 1:
         raise UsageError("--expires-days must be at least 1")
-    now, out = ctx.clock(), ctx.out
+    now = ctx.clock()
     chosen = _protect.plan(
         args.python,
         now=now,
@@ -187,12 +189,40 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
         mode=args.mode,
         approvals=approval_requests(args),
     )
+    return sign_and_install(
+        chosen,
+        args.python,
+        yes=args.yes,
+        ctx=ctx,
+        approve_command=ctx.command_line(drop=["--approve"]),
+    )
+
+
+def sign_and_install(
+    chosen: ProtectPlan,
+    python: str | None,
+    *,
+    yes: bool,
+    ctx: Context,
+    approve_command: str,
+    confirm_command: str | None = None,
+    left_unsigned: str = "nothing was changed",
+) -> int:
+    """The end of ``protect`` (and ``change``): show the differences and the judgement of
+    the startup code, ask (unless ``yes``), sign with the local key and install.
+    ``confirm_command`` is what to run with ``--yes`` when nobody can be asked (default:
+    this command line); ``left_unsigned`` what is said when the answer is no."""
+    from pthguard.guard import protect as _protect  # noqa: PLC0415
+    from pthguard.render import review as _review  # noqa: PLC0415
+    from pthguard.render import verify as _render  # noqa: PLC0415
+
+    now, out = ctx.clock(), ctx.out
     if chosen.key.created:
         print(f"created a local signing key: {chosen.key.private} (mode 0600)", file=out)
     if not chosen.judgement.ok:
         if chosen.differences:
             out.write(_render.diff_text("last manifest", "this environment", chosen.differences))
-        out.write(_review.refusal_text(chosen.judgement, ctx.command_line(drop=["--approve"])))
+        out.write(_review.refusal_text(chosen.judgement, approve_command))
         return EXIT_DIFFERENCES
     if chosen.previous_version is not None:
         if not chosen.differences and not chosen.installed:
@@ -211,14 +241,19 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
         else:
             out.write(_render.diff_text("last manifest", "this environment", chosen.differences))
             out.write(_review.review_text(chosen.judgement))
-        if chosen.differences and not args.yes:
+        if chosen.differences and not yes:
             if not ctx.stdin_is_tty():
-                raise UsageError("changes need confirmation: review them above, then add --yes")
+                if confirm_command is None:
+                    raise UsageError("changes need confirmation: review them above, then add --yes")
+                raise UsageError(
+                    f"changes need confirmation: review them above, then sign them with "
+                    f"`{confirm_command}`"
+                )
             answer = ctx.read_answer("sign these changes and install them? [y/N] ").strip().lower()
             if answer not in ("y", "yes"):
-                print("nothing was changed", file=out)
+                print(left_unsigned, file=out)
                 return EXIT_DIFFERENCES
-    done = _protect.apply(chosen, args.python, now=now)
+    done = _protect.apply(chosen, python, now=now)
     inst = done.installation
     print(
         f"signed {chosen.manifest_path} (version {inst.manifest_version}) "
@@ -231,6 +266,11 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
     program = ctx.program
     print(f"check it:  {program} status --python {inst.python}", file=out)
     print(f"after an intended change: {program} protect --python {inst.python}", file=out)
+    print(
+        f"(a change made here goes through `{program} change --python {inst.python} -- "
+        "COMMAND`: pip, uv, any script)",
+        file=out,
+    )
     print(f"undo it:   {program} uninstall --python {inst.python}", file=out)
     return EXIT_OK
 
