@@ -76,6 +76,7 @@ def _arm_writes(state: "_State") -> None:
         f"{state_dir.rpartition(sep)[2].lstrip('.')}-{sys.implementation.cache_tag}.cache",
     )
     stat = _posix.stat
+    resolved: dict[str, str] = {}
 
     def target(args: Any, index: int, fd_index: int) -> Any:
         """The absolute, normalised path an event names, or None (a descriptor)."""
@@ -95,7 +96,9 @@ def _arm_writes(state: "_State") -> None:
             else:
                 base = getcwd()
             path = base + sep + path
-        return normpath(path)
+        if sep + "." in path or sep + sep in path:  # "..", ".", "//": else already normal
+            path = normpath(path)
+        return path
 
     def refuse(verb: str, path: str) -> None:
         message = (
@@ -129,8 +132,15 @@ def _arm_writes(state: "_State") -> None:
                     pass
             if (path + sep).startswith(prefixes):
                 refuse(verb, path)
-            real = realpath(path)  # a symlinked directory (lib64) or a link to a file of ours
-            if real != path and (real + sep).startswith(prefixes):
+            # through a symlinked directory (lib64 -> lib): the directory's real path, cached
+            # (a program writes many files to few directories)
+            head, _, tail = path.rpartition(sep)
+            real = resolved.get(head)
+            if real is None:
+                if len(resolved) >= 4096:
+                    resolved.clear()
+                real = resolved[head] = realpath(head or sep)
+            if real != head and (real + sep + tail + sep).startswith(prefixes):
                 refuse(verb, path)
 
     sys.addaudithook(hook)
