@@ -1,7 +1,8 @@
 """``policy.events``: where a guarded interpreter also writes each refusal as one JSON line.
 
-The model and its strict parsing, and the options that write it (``snapshot``, and
-``protect``, which keeps the previous targets).
+The model and its strict parsing, the options that write it (``snapshot``, and ``protect``,
+which keeps the previous targets), and what the seal carries to the gate. The gate writing
+events is ``tests/gate/test_events.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from pthguard.cli.app import main
 from pthguard.errors import ManifestError
+from pthguard.guard.seal import events_rule
 from pthguard.manifest.model import EventTargets, Manifest, SyslogTarget
 from tests.factories import manifest_dict
 
@@ -105,6 +107,27 @@ def test_events_strict_parsing(events: object, problem: str) -> None:
     with pytest.raises(ManifestError) as info:
         Manifest.from_dict(_with_events(events))
     assert any(problem in p for p in info.value.problems), info.value.problems
+
+
+def test_seal_carries_what_the_gate_reads() -> None:
+    assert events_rule(None, ("_socket", "/x/_socket.so"), "/srv/venv") is None
+    only_file = EventTargets(path="/srv/ev.jsonl")
+    assert events_rule(only_file, ("_socket", "/x/_socket.so"), "/srv/venv") == {
+        "path": "/srv/ev.jsonl",
+        "syslog": None,
+        "socket_module": None,
+        "prefix": "/srv/venv",
+    }
+    both = EventTargets(path="/srv/ev.jsonl", syslog=SyslogTarget(facility="local3"))
+    assert events_rule(both, None, "/srv/venv") == {
+        "path": "/srv/ev.jsonl",
+        "syslog": ("/dev/log", 19),  # LOG_LOCAL3
+        "socket_module": None,  # builtin
+        "prefix": "/srv/venv",
+    }
+    loaded = events_rule(both, ("_socket", "/x/_socket.so"), "/srv/venv")
+    assert loaded is not None
+    assert loaded["socket_module"] == ("_socket", "/x/_socket.so")
 
 
 # -- the options --------------------------------------------------------------------------------
