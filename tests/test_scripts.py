@@ -11,6 +11,7 @@ same ``PATH``: the CLI is on ``PATH`` after the set-up command, or the script sa
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -201,6 +202,15 @@ def test_guard_arguments(interp: Interpreter, tmp_path: Path, tool_venv: Path) -
     proc = me.guard("--mode", "enforce", "--yes", "--", me.venv.root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"guarded {python} in enforce mode" in proc.stdout
+    # protect's options with values are passed on (the policy changes: a change to sign)
+    events = me.home / "events.jsonl"
+    proc = me.guard("--events-path", events, "--events-syslog", "--yes", python)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (installed,) = me.venv.site_packages.glob(".pthguard-*/manifest.json")
+    assert json.loads(installed.read_text())["signed"]["policy"]["events"] == {
+        "path": str(events),
+        "syslog": {"socket": "/dev/log", "facility": "auth"},
+    }
     # what is not an environment: a clear word, exit 2, nothing run
     (me.home / "notes").mkdir()
     for args, says in [
@@ -208,6 +218,7 @@ def test_guard_arguments(interp: Interpreter, tmp_path: Path, tool_venv: Path) -
         ((me.home / "missing",), "does not exist"),
         ((me.home / "notes", python), "one environment at a time"),
         (("--mode",), "--mode needs a value"),
+        (("--events-path",), "--events-path needs a value"),
         ((), "usage: scripts/guard"),
     ]:
         proc = me.guard(*args)

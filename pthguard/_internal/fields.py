@@ -127,6 +127,13 @@ class Fields:
             return None
         return item(value, f"{self.path}.{name}")
 
+    def get_opt_obj(self, name: str, item: Callable[[object, str], T | None]) -> T | None:
+        value = self._get(name)
+        if value is _MISSING:
+            self._fail(name, "missing (use null for none)")
+            return None
+        return None if value is None else item(value, f"{self.path}.{name}")
+
     def finish(self) -> bool:
         """Report unknown fields; True when this object had no problem so far."""
         for name in sorted(set(self.data) - self.seen):

@@ -12,10 +12,13 @@ from pthguard.errors import PthguardError, UsageError
 
 if TYPE_CHECKING:
     from pthguard.formats.approvals import ApprovalRequest
+    from pthguard.manifest.model import EventTargets
 
 __all__ = [
     "approval_options",
     "approval_requests",
+    "event_targets",
+    "events_options",
     "format_option",
     "parse_expires",
     "python_option",
@@ -83,3 +86,70 @@ def approval_requests(args: argparse.Namespace) -> list[ApprovalRequest]:
     from pthguard.guard.review import ApprovalInput  # noqa: PLC0415
 
     return ApprovalInput(approve=tuple(args.approve), files=tuple(args.approvals)).requests()
+
+
+_FACILITIES = ("auth", "authpriv", "daemon", "user", *(f"local{n}" for n in range(8)))
+
+
+def events_options(parser: argparse.ArgumentParser, *, keep: bool = False) -> None:
+    """Where a guarded interpreter also writes each refusal as one JSON line
+    (``policy.events``); ``keep``: left out, the previous manifest's targets stay."""
+    kept = " (default: as in the last manifest)" if keep else ""
+    parser.add_argument(
+        "--events-path",
+        metavar="PATH",
+        help=f"append each refusal as one JSON line to PATH, an absolute path{kept}",
+    )
+    parser.add_argument(
+        "--events-syslog",
+        nargs="?",
+        const="/dev/log",
+        metavar="SOCKET",
+        help=f"send each refusal to syslog at SOCKET (default: /dev/log){kept}",
+    )
+    parser.add_argument(
+        "--events-facility",
+        choices=_FACILITIES,
+        help="the syslog facility of --events-syslog (default: auth)",
+    )
+    if keep:
+        parser.add_argument(
+            "--no-events", action="store_true", help="write no refusal events from now on"
+        )
+
+
+def event_targets(args: argparse.Namespace) -> EventTargets | None:
+    """``policy.events`` from :func:`events_options`, checked as the manifest is; None when
+    no target is given."""
+    from pthguard._internal.fields import Problems  # noqa: PLC0415
+    from pthguard.manifest.model import DEFAULT_SYSLOG_FACILITY, EventTargets  # noqa: PLC0415
+
+    path, syslog, facility = args.events_path, args.events_syslog, args.events_facility
+    if facility is not None and syslog is None:
+        raise UsageError("--events-facility needs --events-syslog")
+    if getattr(args, "no_events", False) and (path is not None or syslog is not None):
+        raise UsageError("--no-events cannot be combined with --events-path or --events-syslog")
+    if path is None and syslog is None:
+        return None
+    doc = {
+        "path": path,
+        "syslog": None
+        if syslog is None
+        else {"socket": syslog, "facility": facility or DEFAULT_SYSLOG_FACILITY},
+    }
+    problems = Problems()
+    made = EventTargets.parse(doc, "events", problems)
+    if problems.items or made is None:
+        options = {
+            "events.path:": ("--events-path", path),
+            "events.syslog.socket:": ("--events-syslog", syslog),
+        }
+        shown = []
+        for problem in problems.items:
+            text = problem
+            for prefix, (option, value) in options.items():
+                if problem.startswith(prefix):
+                    text = f"{option} {value!r}:{problem[len(prefix) :]}"
+            shown.append(text)
+        raise UsageError("; ".join(shown))
+    return made

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         _startup_module_violation,
         _timing,
     )
+    from pthguard.gate.events import _emit_event
     from pthguard.gate.imports import _arm_imports
     from pthguard.gate.writes import _arm_writes
 else:
@@ -204,6 +205,8 @@ def _load_seal() -> dict[str, Any]:
     seal = _marshal.loads(raw[4:])
     if not isinstance(seal, dict) or seal.get("format") != SEAL_FORMAT:
         raise ValueError("unknown seal format")
+    global _SEAL_READ
+    _SEAL_READ = seal  # its event targets, should a check below refuse the start
     if seal["cache_tag"] != sys.implementation.cache_tag:
         raise ValueError(
             f"the seal was compiled for {seal['cache_tag']}, this is {sys.implementation.cache_tag}"
@@ -233,7 +236,7 @@ def _effective_mode(seal: dict[str, Any]) -> str:
 # -- refusing ------------------------------------------------------------------------------
 
 
-def _report(state: _State | None, headline: str, extra: list[str]) -> None:
+def _report(state: _State | None, headline: str, extra: list[str], action: str = "warned") -> None:
     seal = state.seal if state is not None else None
     lines = [f"pthguard: {headline}"]
     if state is not None:
@@ -249,11 +252,33 @@ def _report(state: _State | None, headline: str, extra: list[str]) -> None:
         sys.stderr.flush()
     except Exception:
         _posix.write(2, ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace"))
+    _event(state, headline, action, state.violations if state is not None else [], "startup")
 
 
 def _refuse(state: _State | None, headline: str, extra: list[str] | None = None) -> None:
-    _report(state, headline, extra or [])
+    _report(state, headline, extra or [], "refused")
     _posix._exit(EXIT_REFUSED)
+
+
+_SEAL_READ: Any = None  # the seal last read, also when a check of it failed
+
+
+def _event(state: _State | None, headline: str, action: str, violations: Any, stage: str) -> None:
+    """A refusal event (cold half), where the signed policy names a target. Never raises:
+    the refusal or the report it belongs to goes on; a failure is one line on stderr."""
+    try:
+        seal = state.seal if state is not None else _SEAL_READ
+        if seal is None or not seal.get("events"):
+            return
+        _need_cold(seal)
+        _emit_event(
+            state, seal, headline=headline, action=action, violations=violations, stage=stage
+        )
+    except Exception as exc:
+        try:  # noqa: SIM105 (contextlib is not a builtin)
+            _posix.write(2, f"pthguard: could not write the refusal event ({exc!r})\n".encode())
+        except Exception:  # noqa: S110
+            pass
 
 
 def _conclude(state: _State, stage: str) -> None:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         _SEAL,
         _SEP,
         _dirname,
+        _event,
         _internal_error,
         _io,
         _join,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
         _refuse,
         _report,
         _State,
+        _Violation,
     )
 else:
     Any = object
@@ -222,12 +224,16 @@ class _ImportGuard:
                 cached, st = _read_fstat(pyc)
             except OSError:
                 pass
-            if cached is not None and (
-                file_fingerprint(st) == pyc_fingerprint or self.digest(cached) == pyc_digest
+            if (
+                cached is not None
+                and (file_fingerprint(st) == pyc_fingerprint or self.digest(cached) == pyc_digest)
+                and self.source_unchanged(fullname, path, digest, fingerprint)
             ):
-                self.source_unchanged(fullname, path, digest, fingerprint)
                 return _external._compile_bytecode(
-                    memoryview(cached)[16:], name=fullname, bytecode_path=pyc, source_path=path
+                    memoryview(cached)[16:],
+                    name=fullname,
+                    bytecode_path=pyc,
+                    source_path=path,
                 )
         data, st = _read_fstat(path)
         if file_fingerprint(st) != fingerprint and self.digest(data) != digest:
@@ -242,22 +248,35 @@ class _ImportGuard:
         _need_cold(self.state.seal)
         return bool(_project_module(self.state, root, rel, self.digest(data)))
 
-    def source_unchanged(self, fullname: str, path: str, digest: bytes, fingerprint: Any) -> None:
-        """Sealed bytecode stands for the signed source: the source must still be it."""
+    def source_unchanged(self, fullname: str, path: str, digest: bytes, fingerprint: Any) -> bool:
+        """Sealed bytecode stands for the signed source: the source must still be it. False:
+        run the source instead (a change's command runs what it has just installed)."""
         try:
             st = _posix.stat(path)
         except OSError:
             st = None
         if st is not None and file_fingerprint(st) == fingerprint:
-            return
+            return True
         data, _ = _read_fstat(path)
         if self.digest(data) != digest:
-            self.refuse(fullname, path, "changed module file", digest, data)
+            # warn mode: the bytecode compiled from the signed source runs, not this file
+            signed = "NOT executed (the signed bytecode runs)"
+            self.refuse(fullname, path, "changed module file", digest, data, warn_fate=signed)
+            return not self.state.changing
+        return True
 
     def refuse(
-        self, fullname: str, path: str, what: str, expected: bytes | None, data: bytes | None
+        self,
+        fullname: str,
+        path: str,
+        what: str,
+        expected: bytes | None,
+        data: bytes | None,
+        *,
+        warn_fate: str = "imported (warn mode)",
     ) -> None:
-        """Enforce: never run it (refuse to start, or fail the import). Warn: say so once."""
+        """Enforce: never run it (refuse to start, or fail the import). Warn: say so once
+        (``warn_fate``: what then becomes of it, for the report)."""
         found = "unreadable" if data is None else f"sha256 {self.digest(data).hex()}"
         detail = found + (f", expected sha256 {expected.hex()}" if expected else ", not signed")
         state = self.state
@@ -271,20 +290,26 @@ class _ImportGuard:
                     path=path,
                 )
             return
+        enforce = state.mode == "enforce"
+        fate = "NOT executed" if enforce else warn_fate
         if state.active:  # startup: .pth import lines and what they import
-            state.violate(what, path, detail, "NOT executed")
-            if state.mode == "enforce":
+            state.violate(what, path, detail, fate)
+            if enforce:
                 _refuse(state, "refusing to start: a module does not match the signed manifest")
             _report(state, "warning: a module does not match the signed manifest (warn mode)", [])
             state.violations = []
             return
-        if state.mode == "enforce":
+        if enforce:
             # one line for a program that catches the ImportError, and the exception
-            sys.stderr.write(f"pthguard: refused to import {fullname}: {what} {path} ({detail})\n")
+            headline = f"refused to import {fullname}"
+            sys.stderr.write(f"pthguard: {headline}: {what} {path} ({detail})\n")
+            _event(state, headline, "refused", [_Violation(what, path, detail, fate)], "import")
             raise UnverifiedModuleError(f"{what} {path} ({detail})", name=fullname, path=path)
         if path not in self.reported:
             self.reported.add(path)
-            sys.stderr.write(f"pthguard: warning: importing {fullname}: {what} {path} ({detail})\n")
+            headline = f"warning: importing {fullname}"
+            sys.stderr.write(f"pthguard: {headline}: {what} {path} ({detail})\n")
+            _event(state, headline, "warned", [_Violation(what, path, detail, fate)], "import")
 
 
 # Loaders are the import system's own, made by factories that put the check in front of
@@ -301,11 +326,13 @@ def _failed(fullname: str, exc: Exception) -> Any:
     state = _IMPORTS.state
     if state.active:
         _internal_error(state, exc)  # enforce: exit 78; warn: reported
-    raise UnverifiedModuleError(
+    message = (
         f"the import guard cannot check {fullname} ({type(exc).__name__}: {exc}); "
-        f"run `pthguard status --python {sys.executable}`",
-        name=fullname,
-    ) from exc
+        f"run `pthguard status --python {sys.executable}`"
+    )
+    if not state.active:
+        _event(state, f"refused to import {fullname}: {message}", "refused", [], "import")
+    raise UnverifiedModuleError(message, name=fullname) from exc
 
 
 def _source_loader(fullname: str, path: str) -> Any:
@@ -365,7 +392,9 @@ def _refusing_finder(path: str) -> Any:
 
     class _RefusingFinder:
         def find_spec(self, fullname, target=None):
-            _IMPORTS.refuse(fullname, path, "unverifiable archive", None, None)
+            _IMPORTS.refuse(
+                fullname, path, "unverifiable archive", None, None, warn_fate="NOT executed"
+            )
 
         def invalidate_caches(self):
             pass

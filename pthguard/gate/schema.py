@@ -45,6 +45,11 @@ SEAL_KEYS = (
     "watchdog_source",  # its bytes, or None
     "sha256_module",  # (name, path) of an extension providing sha256, or None (builtin)
     "project",  # policy.project compiled, or None
+    # policy.events compiled, or None: {"path": the file to append to | None, "syslog":
+    # (socket path, facility code) | None, "socket_module": (name, path) of the _socket
+    # extension to load by path | None (builtin, or no syslog), "prefix": the signed
+    # environment's prefix (sys.prefix before site has set it, under the sealed launcher)}
+    "events",
     "cold",  # (file name in the state directory, checksum) of the gate's cold half
     # the import guard's index, marshalled: {"dir": the tables' directory, "store": the
     # bytecode store, "sites": {site path: (site number, {first path component: table

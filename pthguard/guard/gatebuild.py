@@ -1,17 +1,17 @@
 """Build the startup gate for one interpreter: the hot and the cold code objects.
 
-The gate is six files of :mod:`pthguard.gate` that import each other only for the type
+The gate is the files of :mod:`pthguard.gate` that import each other only for the type
 checker and for tests: :mod:`~pthguard.gate.schema`, :mod:`~pthguard.gate.names`,
 :mod:`~pthguard.gate.imports`, :mod:`~pthguard.gate.writes` and :mod:`~pthguard.gate.hot`
-run at every start, in that order, in one namespace;
-:mod:`~pthguard.gate.cold` runs into the same namespace when the hot half needs it. The
+run at every start, in that order, in one namespace; :mod:`~pthguard.gate.cold` and
+:mod:`~pthguard.gate.events` run into the same namespace when the hot half needs them. The
 build blanks their ``from pthguard.gate...`` imports (keeping line numbers for tracebacks)
 and has the target interpreter compile them with ``optimize=2`` (no docstrings, no
 asserts): bytecode is specific to each version.
 
 Files written beside the seal: ``gate.TAG.bin``, ``marshal.dumps((schema, names, imports,
 writes, hot))``, which the gate ``.pth`` line loads; ``gate-cold.TAG.bin``, ``checksum +
-marshal.dumps((cold,))``, whose name and checksum the seal carries.
+marshal.dumps((cold, events))``, whose name and checksum the seal carries.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pthguard.gate.schema import checksum
 
 GATE_DIR = Path(__file__).resolve().parent.parent / "gate"
 HOT_FILES = ("schema.py", "names.py", "imports.py", "writes.py", "hot.py")
-COLD_FILES = ("cold.py",)
+COLD_FILES = ("cold.py", "events.py")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,8 +38,16 @@ from pthguard.manifest import compare as _compare
 from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import keys as _keys
 from pthguard.manifest import rotation as _rotation
-from pthguard.manifest.model import Manifest
+from pthguard.manifest.model import EventTargets, Manifest
 
+_SOCKET_MODULE = (
+    "import sys\n"
+    "if '_socket' in sys.builtin_module_names:\n"
+    "    print('builtin')\n"
+    "else:\n"
+    "    import _socket\n"
+    "    print('_socket', _socket.__file__)\n"
+)
 _SHA256_MODULE = (
     "import sys, importlib\n"
     "for n in ('_sha2', '_sha256', '_hashlib'):\n"
@@ -152,6 +160,8 @@ def install(
     write_atomic(Path(state_dir, gate_bin_name(probe.cache_tag)), gate.hot)
     write_atomic(Path(state_dir, gate.cold_name), gate.cold)
     sha_module = _sha256_module(python)
+    events = manifest.policy.events
+    socket_module = _socket_module(python) if events is not None and events.syslog else None
     line = gate_line(state_dir, probe.cache_tag, gate_pth, "gate", chosen_mode)
     watchdog_bytes = watchdog_source(line) if watchdog is not None else None
 
@@ -168,6 +178,7 @@ def install(
             sha256_module=sha_module,
             cold=(gate.cold_name, gate.cold_checksum),
             imports=tables.index,
+            socket_module=socket_module,
         )
         write_atomic(Path(state_dir, "seal.bin"), _seal.seal_bytes(seal))
 
@@ -205,6 +216,7 @@ def install(
     write_seal()
     _modules.remove_old(state_dir, tables)
     notes = [note] if note else []
+    notes += _events_notes(events)
     return InstallResult(
         installation=installation, replaced_version=replaced, verification=result, notes=notes
     )
@@ -263,6 +275,49 @@ def _sha256_module(python: str) -> tuple[str, str] | None:
     if len(out) != 2 or out[0] == "builtin":
         return None
     return (out[0], out[1].strip())
+
+
+def _socket_module(python: str) -> tuple[str, str] | None:
+    """Where the gate loads ``_socket`` from to send refusal events to syslog: builtin
+    (None), or the interpreter's own extension module, by absolute path."""
+    try:
+        out = _run(python, _SOCKET_MODULE).decode().split(maxsplit=1)
+    except InstallError as exc:
+        raise InstallError(
+            f"policy.events.syslog needs the _socket module, which {python} cannot load ({exc})",
+            remedy="sign a manifest without policy.events.syslog (a file path works anywhere)",
+        ) from exc
+    if len(out) != 2 or out[0] == "builtin":
+        return None
+    return (out[0], out[1].strip())
+
+
+def _events_notes(events: EventTargets | None) -> list[str]:
+    """What will keep a refusal event from being written, as far as this process can see
+    (the guarded interpreter may run as another user)."""
+    if events is None:
+        return []
+    notes = []
+    if events.path is not None:
+        directory = os.path.dirname(events.path)
+        if not os.path.isdir(directory):
+            notes.append(
+                f"refusal events: {directory} does not exist; create it (writable by the users "
+                "who run this interpreter), or a refused start says it could not write its event"
+            )
+        elif os.path.lexists(events.path) and (
+            os.path.islink(events.path) or not os.path.isfile(events.path)
+        ):
+            notes.append(
+                f"refusal events: {events.path} is not a regular file; the guard appends only "
+                "to a regular file (never through a symbolic link)"
+            )
+    if events.syslog is not None and not os.path.exists(events.syslog.socket):
+        notes.append(
+            f"refusal events: no syslog socket at {events.syslog.socket} here; a refused start "
+            "says it could not send its event"
+        )
+    return notes
 
 
 def uninstall(python: str | None) -> list[str]:

@@ -30,7 +30,7 @@ from pthguard.manifest import compare as _compare
 from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import keys as _keys
 from pthguard.manifest.keys import PublicKey
-from pthguard.manifest.model import Manifest, Policy, TrustedKey, format_time
+from pthguard.manifest.model import EventTargets, Manifest, Policy, TrustedKey, format_time
 
 
 def config_dir() -> Path:
@@ -92,12 +92,16 @@ def plan(
     expires_days: int | None,
     mode: str | None,
     approvals: Sequence[ApprovalRequest] = (),
+    events: EventTargets | None = None,
+    no_events: bool = False,
 ) -> ProtectPlan:
     """Snapshot the environment as the next version and judge its startup code against the
     previous manifest: the installed one, or else the last one protect signed for this
     interpreter (so an ``uninstall`` loses neither the version sequence nor the review).
     ``mode`` and ``expires_days`` left out keep the previous mode (enforce at first) and sign
-    for :data:`DEFAULT_EXPIRES_DAYS`; given, they count as changes when they differ."""
+    for :data:`DEFAULT_EXPIRES_DAYS`; given, they count as changes when they differ. So do
+    ``events`` (the refusal events' targets; left out, the previous ones stay) and
+    ``no_events`` (none from now on)."""
     key = local_key()
     public = _keys.load_public_key(key.public)
     probe = _probe.probe(python)
@@ -112,9 +116,12 @@ def plan(
     version = old.version + 1 if old is not None else 1
     if mode is None:
         mode = old.policy.mode if old is not None else "enforce"
+    if events is None and not no_events and old is not None:
+        events = old.policy.events
     policy = Policy(
         mode=mode,  # type: ignore[arg-type]
         keys=(TrustedKey(keyid=public.keyid, public=public.hex, name=public.name),),
+        events=events,
     )
     manifest = _snapshot.to_manifest(
         snap,

@@ -18,6 +18,7 @@ from pthguard.errors import InstallError
 from pthguard.gate.schema import RACY_MARGIN_NS, SEAL_FORMAT, SEAL_KEYS, checksum, dir_stamp
 from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import project as _project
+from pthguard.manifest.model import EventTargets
 
 
 def seal_bytes(seal: dict[str, Any]) -> bytes:
@@ -41,6 +42,7 @@ def build_seal(
     sha256_module: tuple[str, str] | None,
     cold: tuple[str, bytes],
     imports: bytes,
+    socket_module: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Everything the gate compares, from the live files, checked against the manifest."""
     manifest = envelope.manifest
@@ -123,10 +125,26 @@ def build_seal(
         "sha256_module": sha256_module,
         # policy.project compiled: (name, dist-info prefix, ((file pattern, code lines), ...))
         "project": _project.seal_rule(manifest.policy.project),
+        "events": events_rule(manifest.policy.events, socket_module, manifest.environment.prefix),
         "cold": cold,
         "imports": imports,
         "interpreter": _interpreter_files(probe),
         "writes": _write_roots(probe, [site.path for site in manifest.site_dirs]),
+    }
+
+
+def events_rule(
+    events: EventTargets | None, socket_module: tuple[str, str] | None, prefix: str
+) -> dict[str, Any] | None:
+    """``policy.events`` as the gate reads it (see ``SEAL_KEYS``)."""
+    if events is None:
+        return None
+    syslog = events.syslog
+    return {
+        "path": events.path,
+        "syslog": None if syslog is None else (syslog.socket, syslog.facility_code),
+        "socket_module": socket_module if syslog is not None else None,
+        "prefix": prefix,
     }
 
 

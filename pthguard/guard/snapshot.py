@@ -27,6 +27,7 @@ from pthguard.manifest import project as _project
 from pthguard.manifest.envelope import Envelope, read_envelope
 from pthguard.manifest.keys import PublicKey
 from pthguard.manifest.model import (
+    EventTargets,
     Manifest,
     Mode,
     Policy,
@@ -63,6 +64,8 @@ class SnapshotSpec:
     allow_env_override: bool = False
     #: The distribution a CI runner rebuilds (see :mod:`pthguard.manifest.project`).
     project: str | None = None
+    #: Where a refusal is also written as one JSON line (``policy.events``).
+    events: EventTargets | None = None
 
 
 def next_version(output: Path, previous: Path | None = None) -> int:
@@ -86,6 +89,7 @@ def policy_of(spec: SnapshotSpec) -> Policy:
         ),
         threshold=spec.threshold,
         allow_env_override=spec.allow_env_override,
+        events=spec.events,
     )
 
 

@@ -302,6 +302,105 @@ class ProjectRule:
 
 PROJECT_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
 
+#: ``policy.events.syslog.facility``: the name and the facility code of syslog(3).
+SYSLOG_FACILITIES = {
+    "auth": 4,
+    "authpriv": 10,
+    "daemon": 3,
+    "user": 1,
+    **{f"local{n}": 16 + n for n in range(8)},
+}
+DEFAULT_SYSLOG_SOCKET = "/dev/log"
+DEFAULT_SYSLOG_FACILITY = "auth"
+#: The longest path a unix socket address holds (``sun_path`` is 108 bytes with its NUL).
+SOCKET_PATH_MAX = 107
+
+
+def absolute_path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be a file the guard writes to or connects to, or None: absolute,
+    normalised (no ``.``, ``..``, ``//`` or trailing ``/``), no control characters."""
+    if not path.startswith("/"):
+        return "must be an absolute path"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return "must not contain control characters"
+    parts = path.split("/")[1:]
+    if path == "/" or any(p in ("", ".", "..") for p in parts):
+        return "must be a normalised path to a file (no '.', '..', '//' or trailing '/')"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyslogTarget:
+    """Refusal events sent to a syslog daemon's unix socket: ident ``pthguard``, severity
+    ``err`` for a refusal and ``warning`` for a warn-mode report."""
+
+    socket: str = DEFAULT_SYSLOG_SOCKET
+    facility: str = DEFAULT_SYSLOG_FACILITY
+
+    @property
+    def facility_code(self) -> int:
+        return SYSLOG_FACILITIES[self.facility]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"socket": self.socket, "facility": self.facility}
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> SyslogTarget | None:
+        f = Fields(data, path, problems)
+        made = cls(
+            socket=f.get_str("socket"),
+            facility=f.get_str("facility", choices=tuple(SYSLOG_FACILITIES)),
+        )
+        if isinstance(f.data.get("socket"), str):
+            problem = absolute_path_problem(made.socket)
+            if problem is None and len(made.socket.encode("utf-8", "surrogateescape")) > (
+                SOCKET_PATH_MAX
+            ):
+                problem = f"longer than {SOCKET_PATH_MAX} bytes (a unix socket address)"
+            if problem is not None:
+                problems.add(f"{path}.socket", problem)
+        return made if f.finish() else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventTargets:
+    """``policy.events``: where a guarded interpreter also writes each refusal (and each
+    warn-mode report) as one JSON line: a file it appends to, a syslog socket, or both."""
+
+    path: str | None = None
+    syslog: SyslogTarget | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "syslog": None if self.syslog is None else self.syslog.to_dict(),
+        }
+
+    def describe(self) -> str:
+        """``/var/log/pthguard/events.jsonl and syslog (auth, /dev/log)``: for people."""
+        parts = [self.path] if self.path is not None else []
+        if self.syslog is not None:
+            parts.append(f"syslog ({self.syslog.facility}, {self.syslog.socket})")
+        return " and ".join(parts)
+
+    @classmethod
+    def parse(cls, data: object, path: str, problems: Problems) -> EventTargets | None:
+        f = Fields(data, path, problems)
+        made = cls(
+            path=f.get_opt_str("path"),
+            syslog=f.get_opt_obj("syslog", lambda v, p: SyslogTarget.parse(v, p, problems)),
+        )
+        if made.path is not None:
+            problem = absolute_path_problem(made.path)
+            if problem is None and made.path.endswith((".pth", ".start")):
+                problem = "must not name a startup file (.pth, .start)"
+            if problem is not None:
+                problems.add(f"{path}.path", problem)
+        both_null = f.data.get("path", 0) is None and f.data.get("syslog", 0) is None
+        if both_null:
+            problems.add(path, "names no target (path and syslog are null): leave it out")
+        return made if f.finish() else None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
@@ -314,6 +413,7 @@ class Policy:
     threshold: int = 1
     allow_env_override: bool = False
     project: ProjectRule | None = None
+    events: EventTargets | None = None
 
     def to_dict(self) -> dict[str, Any]:
         made: dict[str, Any] = {
@@ -328,18 +428,28 @@ class Policy:
         # signatures) as before the field existed
         if self.project is not None:
             made["project"] = self.project.to_dict()
+        if self.events is not None:  # the same for the refusal events
+            made["events"] = self.events.to_dict()
         return made
 
     @classmethod
     def parse(cls, data: object, path: str, problems: Problems) -> Policy | None:
         f = Fields(data, path, problems)
-        # the one optional field of spec_version 1: missing (or null) means no project rule
+        # the optional fields of the policy: missing (or null) means no project rule, and
+        # no refusal events
         raw_project = f.data.get("project")
         f.seen.add("project")
         project = (
             None
             if raw_project is None
             else ProjectRule.parse(raw_project, f"{path}.project", problems)
+        )
+        raw_events = f.data.get("events")
+        f.seen.add("events")
+        events = (
+            None
+            if raw_events is None
+            else EventTargets.parse(raw_events, f"{path}.events", problems)
         )
         made = cls(
             mode=f.get_str("mode", choices=("enforce", "warn")),  # type: ignore[arg-type]
@@ -351,6 +461,7 @@ class Policy:
             threshold=f.get_int("threshold", minimum=1),
             allow_env_override=f.get_bool("allow_env_override"),
             project=project,
+            events=events,
         )
         for keyid in duplicates([k.keyid for k in made.keys]):
             problems.add(f"{path}.keys", f"duplicate key {keyid}")

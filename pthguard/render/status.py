@@ -23,6 +23,7 @@ def status_json(status: Status) -> str:
         "installed": True,
         "python": status.python,
         "mode": inst.mode,
+        "events": None if manifest.policy.events is None else manifest.policy.events.to_dict(),
         "manifest_version": manifest.version,
         "expires": manifest.expires,
         "signers": [s.keyid for s in found.envelope.signatures],
@@ -49,6 +50,11 @@ def status_text(status: Status) -> str:
         f"{status.python}: pthguard installed ({inst.installed})",
         f"  mode {inst.mode}, manifest version {manifest.version}, expires {manifest.expires}",
         f"  signatures by keyid {signers}",
+        *(
+            [f"  refusal events to {manifest.policy.events.describe()}"]
+            if manifest.policy.events is not None
+            else []
+        ),
         f"  gate {inst.gate_pth}",
         f"  watchdog {inst.watchdog or 'none: ' + inst.watchdog_note}",
         f"  sealed launcher {inst.launcher}"

@@ -537,6 +537,11 @@ BAD_MANIFESTS: list[tuple[str, Callable[[bytes], bytes], list[str]]] = [
         ["is malformed: $.signatures[0].sig: expected 128 lower-case hex digits", "fresh copy"],
     ),
     (
+        "bad-events",
+        _json("signed", "policy", "events", value={"path": "events.jsonl", "syslog": None}),
+        ["is malformed: signed.policy.events.path: must be an absolute path", "fresh copy"],
+    ),
+    (
         "edited-after-signing",
         _json("signed", "site_dirs", 0, "startup_files", 0, "size", value=1),
         [

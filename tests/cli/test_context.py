@@ -191,6 +191,45 @@ def test_protect_signs_a_new_mode_or_expiry_of_an_unchanged_environment(
     assert run(["uninstall", "--python", python], context()) == 0
 
 
+def test_protect_keeps_the_refusal_events_until_told(
+    guarded: Guarded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``policy.events`` is signed like the mode: given, a change to sign; left out, the last
+    manifest's targets stay; ``--no-events`` removes them."""
+    monkeypatch.setenv("PTHGUARD_CONFIG_DIR", str(tmp_path / "config"))
+    python = guarded.venv.python
+    events = str(tmp_path / "events.jsonl")
+
+    def policy() -> dict[str, object]:
+        (installed,) = guarded.venv.site_packages.glob(".pthguard-*/manifest.json")
+        doc: dict[str, object] = json.loads(installed.read_text())["signed"]["policy"]
+        return doc
+
+    argv = ["protect", "--python", python, "--events-path", events, *approvals_for(python)]
+    ctx = context()
+    assert run(argv, ctx) == 0, text(ctx.err)
+    assert policy()["events"] == {"path": events, "syslog": None}
+    ctx = context()
+    assert run(["protect", "--python", python], ctx) == 0
+    assert text(ctx.out).startswith("nothing changed since manifest version 1")
+    ctx = context()
+    argv = ["protect", "--python", python, "--events-syslog", "--yes"]
+    assert run(argv, ctx) == 0, text(ctx.err)
+    assert "changed environment policy" in text(ctx.out)
+    assert policy()["events"] == {
+        "path": None,
+        "syslog": {"socket": "/dev/log", "facility": "auth"},
+    }
+    ctx = context()
+    assert run(["protect", "--python", python, "--no-events", "--yes"], ctx) == 0, text(ctx.err)
+    assert "(version 3)" in text(ctx.out)
+    assert "events" not in policy()
+    ctx = context()
+    assert run(["protect", "--python", python, "--no-events", "--events-path", events], ctx) == 2
+    assert "--no-events cannot be combined" in text(ctx.err)
+    assert run(["uninstall", "--python", python], context()) == 0
+
+
 # -- the commands messages print ------------------------------------------------------------
 
 

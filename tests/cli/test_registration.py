@@ -20,7 +20,8 @@ from tests.support.interpreters import host_env
 MODULES: tuple[ModuleType, ...] = (keys, manifest, guard, change, analysis, lock)
 NAMES = {
     "keygen", "key", "snapshot", "sign", "sign-payload", "attach", "diff", "verify",
-    "install", "uninstall", "status", "launcher", "protect", "change", "scan", "inspect", "audit-lock",
+    "install", "uninstall", "status", "launcher", "protect", "change", "scan", "inspect",
+    "audit-lock",
 }  # fmt: skip
 
 

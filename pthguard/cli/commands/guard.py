@@ -13,6 +13,8 @@ from pthguard.cli.context import Context
 from pthguard.cli.options import (
     approval_options,
     approval_requests,
+    event_targets,
+    events_options,
     format_option,
     python_option,
 )
@@ -173,6 +175,7 @@ def _protect_options(p: argparse.ArgumentParser) -> None:
         type=int,
         help="manifest lifetime in days (default: 365); a new value is a change to sign",
     )
+    events_options(p, keep=True)
     approval_options(p)
 
 
@@ -188,6 +191,8 @@ def _protect(args: argparse.Namespace, ctx: Context) -> int:
         expires_days=args.expires_days,
         mode=args.mode,
         approvals=approval_requests(args),
+        events=event_targets(args),
+        no_events=args.no_events,
     )
     return sign_and_install(
         chosen,

@@ -14,6 +14,8 @@ from pthguard.cli.context import Context
 from pthguard.cli.options import (
     approval_options,
     approval_requests,
+    event_targets,
+    events_options,
     format_option,
     parse_expires,
     python_option,
@@ -64,6 +66,7 @@ def _snapshot_options(p: argparse.ArgumentParser) -> None:
         help="the project a CI runner rebuilds: any version/RECORD, only its current startup "
         "files (policy.project)",
     )
+    events_options(p)
     p.add_argument(
         "--previous",
         type=Path,
@@ -110,6 +113,7 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
         threshold=args.threshold,
         allow_env_override=args.allow_env_override,
         project=args.project,
+        events=event_targets(args),
     )
 
     def report(finding: Finding) -> None:
