@@ -31,6 +31,7 @@ from pthguard.gate.hot import (
     _load_seal,
     _marshal,
     _posix,
+    _python,
     _read,
     _refuse,
     _report,
@@ -45,7 +46,6 @@ from pthguard.gate.schema import (
     CACHE_FORMAT,
     RACY_MARGIN_NS,
     SITE_DISTRIBUTIONS,
-    SITE_STARTUP,
     checksum,
     file_fingerprint,
 )
@@ -204,7 +204,7 @@ def _reconcile_site(state: _State, sitedir: str, names: list[str]) -> None:
         full = _join(sitedir, name)
         if full in state.seen or full == _GATE:
             continue
-        expected = None if site is None else site[SITE_STARTUP].get(name)
+        expected = None if site is None else state.allowed(sitedir, name)
         try:
             data = _read(full)
         except OSError:
@@ -704,6 +704,58 @@ def _timing(state: _State) -> None:
     )
 
 
+def _foreign_start(state: _State) -> None:
+    """This site directory was added to another environment (``sys.prefix`` is not the
+    one sealed): by ``site.addsitedir`` from a startup file of that environment, as uv's
+    ``_uv_ephemeral_overlay.pth`` does for ``uv run --with``. That file already ran (it is
+    running now); the other environment's files are not signed. Enforce: refuse; warn:
+    say so, and check this directory as usual."""
+    python, prefix = state.seal["environment"]
+    os = sys.modules["os"]
+    if os.path.realpath(sys.prefix) == os.path.realpath(prefix) or state.changing:
+        return
+    site_dir = _dirname(_GATE)
+    adders = []
+    frame: Any = sys._getframe(1)
+    while frame is not None:  # site.addpackage(sitedir, name, known_paths): its fullname
+        if frame.f_code.co_name == "addpackage" and frame.f_globals.get("__name__") == "site":
+            fullname = frame.f_locals.get("fullname")
+            if type(fullname) is str and fullname != _GATE:
+                adders.append(fullname)
+        frame = frame.f_back
+    if not adders:  # 3.15 runs import lines from its batch: look for uv's overlay by name
+        site = sys.modules["site"]
+        for directory in site.getsitepackages([sys.prefix]):
+            overlay = _join(directory, "_uv_ephemeral_overlay.pth")
+            try:
+                if site_dir in _read(overlay).decode("utf-8", "replace"):
+                    adders.append(overlay)
+            except OSError:
+                pass
+    tool = ""
+    if adders:
+        tool = " (uv run --with)" if adders[-1].endswith("_uv_ephemeral_overlay.pth") else ""
+        state.violate(
+            "unlisted startup file",
+            adders[-1],
+            f"not in the manifest; it added {site_dir} with site.addsitedir{tool}",
+            "EXECUTED",
+        )
+    headline = (
+        f"the guarded site directory {site_dir} was added to another environment "
+        f"({sys.prefix}){tool}"
+    )
+    extra = [
+        f"  a guarded environment runs with its own interpreter only: install what the other "
+        f"environment adds into this one (`pthguard change --python {python} -- uv pip "
+        f"install PKG`), then run {python}"
+    ]
+    if state.mode == "enforce":
+        _refuse(state, f"refusing to start: {headline}", extra)
+    _report(state, f"warning: {headline} (warn mode)", extra)
+    state.violations = []
+
+
 def _run_watchdog() -> None:
     # The gate registers this module without running it: when it runs, the gate did not
     # arm the sitecustomize stage in this process (no attribute or variable says otherwise).
@@ -718,7 +770,7 @@ def _run_watchdog() -> None:
         ".start file of the same name, or skipped"
     )
     if mode == "enforce":
-        remedy = f"  run `pthguard status --python {sys.executable}`, then reinstall the gate"
+        remedy = f"  run `pthguard status --python {_python(seal)}`, then reinstall the gate"
         _refuse(None, f"refusing to start: {message}", [f"  expected gate: {_GATE}", remedy])
     _report(None, f"warning: {message}", [])
 

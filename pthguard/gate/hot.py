@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         _check_sites,
         _copied_manifest,
         _digest,
+        _foreign_start,
         _gate_pep829,
         _pth_violation,
         _report_startup_modules,
@@ -188,11 +189,31 @@ class _State:
         return alias
 
     def allowed(self, sitedir: str, name: str) -> bytes | None:
-        site = self.sites.get(self.canon(sitedir))
-        return None if site is None else site[SITE_STARTUP].get(name)
+        """The bytes ``name`` may have in ``sitedir``: sealed, or (a file a signed tool
+        writes at run time, ``coverage``'s ``subcover_<pid>.pth``) its signed template."""
+        path = self.canon(sitedir)
+        site = self.sites.get(path)
+        found = None if site is None else site[SITE_STARTUP].get(name)
+        if found is None and site is not None:
+            found = _runtime_template(self.seal, path, name)
+        return found
 
     def violate(self, what: str, path: str, detail: str, executed: str = "") -> None:
         self.violations.append(_Violation(what, path, detail, executed))
+
+
+def _runtime_template(seal: dict[str, Any], sitedir: str, name: str) -> bytes | None:
+    """The signed template of a startup file named ``PREFIX<digits>SUFFIX`` in ``sitedir``."""
+    for prefix, suffix, data, _ in seal["runtime_pth"].get(sitedir, ()):
+        middle = name[len(prefix) : len(name) - len(suffix)]
+        if (
+            name.startswith(prefix)
+            and name.endswith(suffix)
+            and middle.isascii()
+            and middle.isdigit()
+        ):
+            return data  # type: ignore[no-any-return]
+    return None
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -245,7 +266,7 @@ def _report(state: _State | None, headline: str, extra: list[str], action: str =
     if seal is not None:
         lines.append(
             f"  manifest version {seal['manifest_version']}, signed by {seal['signers']}; "
-            f"run `pthguard verify --python {sys.executable}` for details"
+            f"run `pthguard verify --python {_python(seal)}` for details"
         )
     try:
         sys.stderr.write("\n".join(lines) + "\n")
@@ -253,6 +274,12 @@ def _report(state: _State | None, headline: str, extra: list[str], action: str =
     except Exception:
         _posix.write(2, ("\n".join(lines) + "\n").encode("utf-8", "backslashreplace"))
     _event(state, headline, action, state.violations if state is not None else [], "startup")
+
+
+def _python(seal: dict[str, Any] | None) -> str:
+    """The guarded environment's interpreter, for the commands a report prints (not this
+    process's, which may be another environment's or the sealed launcher)."""
+    return str(seal["environment"][0]) if seal is not None else sys.executable
 
 
 def _refuse(state: _State | None, headline: str, extra: list[str] | None = None) -> None:
@@ -312,7 +339,8 @@ def _internal_error(state: _State | None, exc: BaseException) -> None:
             f"refusing to start: the startup gate failed ({text})",
             [
                 "  the guard fails closed; run `pthguard status --python "
-                f"{sys.executable}` and reinstall with `pthguard install`"
+                f"{_python(state.seal if state is not None else None)}` and reinstall with "
+                "`pthguard install`"
             ],
         )
     _report(state, f"warning: the startup gate failed ({text}); continuing in warn mode", [])
@@ -694,6 +722,9 @@ def _run_gate() -> None:
     state = None
     try:
         state, _ = _start()
+        if sys.prefix != state.seal["environment"][1]:
+            _need_cold(state.seal)
+            _foreign_start(state)  # uv run --with: another environment added this directory
         # site appends a directory to sys.path before it processes its .pth files: those
         # on sys.path now were processed before the gate (a user site outside a venv).
         state.before = {d for d in sys.path if d != _dirname(_GATE)}

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         _marshal,
         _need_cold,
         _posix,
+        _python,
         _read,
         _refuse,
         _report,
@@ -328,7 +329,7 @@ def _failed(fullname: str, exc: Exception) -> Any:
         _internal_error(state, exc)  # enforce: exit 78; warn: reported
     message = (
         f"the import guard cannot check {fullname} ({type(exc).__name__}: {exc}); "
-        f"run `pthguard status --python {sys.executable}`"
+        f"run `pthguard status --python {_python(state.seal)}`"
     )
     if not state.active:
         _event(state, f"refused to import {fullname}: {message}", "refused", [], "import")

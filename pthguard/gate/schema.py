@@ -66,6 +66,12 @@ SEAL_KEYS = (
     # interpreter to name in its message, (directory, ...)): the sealed site directories
     # and the scripts directory, each also as its real path when that differs
     "writes",
+    # startup files signed tools write at run time (guard.runtime_pth): {site path: ((name
+    # prefix, name suffix, exact bytes, tool), ...)}; allowed under prefix + digits + suffix
+    "runtime_pth",
+    # (executable, prefix) of the environment the manifest describes: a start whose
+    # sys.prefix differs added this site directory to another environment (uv run --with)
+    "environment",
 )
 
 # A site entry: (path, role, {startup file name: bytes}, marshalled {metadata dir:

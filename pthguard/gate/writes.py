@@ -29,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from pthguard.gate.hot import _SEAL, _SEP, _dirname, _join, _posix, _State
+    from pthguard.gate.hot import _SEAL, _SEP, _dirname, _join, _posix, _runtime_template, _State
 else:
     Any = object
 
@@ -77,6 +77,9 @@ def _arm_writes(state: "_State") -> None:
     )
     stat = _posix.stat
     resolved: dict[str, str] = {}
+    seal = state.seal
+    runtime = seal["runtime_pth"]  # startup files signed tools write at run time
+    runtime_events = ("open", "os.remove")
 
     def target(args: Any, index: int, fd_index: int) -> Any:
         """The absolute, normalised path an event names, or None (a descriptor)."""
@@ -105,6 +108,11 @@ def _arm_writes(state: "_State") -> None:
             f"pthguard: refused to {verb} {path}: this environment is guarded; "
             f"change it with `pthguard change --python {_quote(python)} -- {_this_command()}`"
         )
+        if path.rpartition(sep)[2].startswith("subcover_"):
+            message += (
+                " (coverage's subprocess measurement writes this file: allowed only under the"
+                " exact template of a coverage 7.10-7.12 signed in this environment)"
+            )
         if f"{sep}__pycache__" not in path and not told:
             told.append(path)
             try:
@@ -130,11 +138,13 @@ def _arm_writes(state: "_State") -> None:
                     continue  # it exists: the system refuses (os.makedirs(exist_ok=True))
                 except OSError:
                     pass
+            head, _, tail = path.rpartition(sep)
+            if event in runtime_events and head in runtime and _runtime_template(seal, head, tail):
+                continue  # coverage's subcover_<pid>.pth: its bytes are checked at each start
             if (path + sep).startswith(prefixes):
                 refuse(verb, path)
             # through a symlinked directory (lib64 -> lib): the directory's real path, cached
             # (a program writes many files to few directories)
-            head, _, tail = path.rpartition(sep)
             real = resolved.get(head)
             if real is None:
                 if len(resolved) >= 4096:

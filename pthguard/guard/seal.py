@@ -16,6 +16,7 @@ from pthguard.environment import snapshot as _snapshot
 from pthguard.environment.finder import module_chain
 from pthguard.errors import InstallError
 from pthguard.gate.schema import RACY_MARGIN_NS, SEAL_FORMAT, SEAL_KEYS, checksum, dir_stamp
+from pthguard.guard import runtime_pth as _runtime_pth
 from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import project as _project
 from pthguard.manifest.model import EventTargets
@@ -130,6 +131,8 @@ def build_seal(
         "imports": imports,
         "interpreter": _interpreter_files(probe),
         "writes": _write_roots(probe, [site.path for site in manifest.site_dirs]),
+        "runtime_pth": _runtime_pth.templates(manifest),
+        "environment": (probe.executable, manifest.environment.prefix),
     }
 
 
