@@ -46,7 +46,10 @@ def _change(g: Guarded, *args: str | os.PathLike[str]):  # type: ignore[no-untyp
 def _protected(interp: Interpreter, where: Path) -> Guarded:
     """The base recipe guarded by ``pthguard protect`` with this test's local key (its
     startup code approved after review, as a person would)."""
-    g = make_guarded(interp, where, install=False)
+    return _protected_existing(make_guarded(interp, where, install=False))
+
+
+def _protected_existing(g: Guarded) -> Guarded:
     review = g.pthguard(
         "snapshot", "--python", g.venv.python, "-o", g.work / "review.json", "--format", "json"
     )
@@ -379,3 +382,38 @@ def test_change_that_could_not_be_signed_here_runs_nothing(
     assert "--no-sign -o next.json" in proc.stderr
     assert not marker.exists()
     assert not (g.state_dir() / "change").exists()
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_a_signed_line_never_runs_a_module_the_change_modified(
+    interp: Interpreter, tmp_path: Path
+) -> None:
+    """Inside a change, an allowed ``.pth`` line whose module the command changed does not
+    run (site reports the line's error); the command itself goes on."""
+    g = make_guarded(interp, tmp_path, install=False)
+    before, after = g.marker("hook-signed"), g.marker("hook-changed")
+    g.venv.pip_install(
+        g.wheel(
+            "hookpth",
+            "1.0",
+            {
+                "hookpth.pth": b"import hookmod\n",
+                "hookmod.py": f"open({before.inner!r}, 'a').write('x')\n".encode(),
+            },
+        )
+    )
+    g = _protected_existing(g)
+    runs = before.count()
+    module = g.interp.inner_path(g.site_packages / "hookmod.py")
+    edit = f"open({after.inner!r}, 'a').write('x')"
+    script = (
+        f"printf '%s\\n' {shlex.quote(edit)} >> {shlex.quote(module)}; "
+        f"{shlex.quote(g.venv.python)} -c 'print(\"inner ran\")'; exit 5"
+    )
+    proc = _change(g, "--yes", "--", "sh", "-c", script)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "inner ran" in proc.stdout
+    assert "pthguard change: not running changed module file" in proc.stderr
+    assert "hookpth.pth" in proc.stderr  # site: Error processing line 1 of .../hookpth.pth
+    assert not after.exists()
+    assert before.count() == runs
