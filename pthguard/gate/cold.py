@@ -155,7 +155,8 @@ def _pth_violation(
     if _project_file(state, sitedir, name, data):
         return False
     what = "changed startup file" if expected is not None else "unlisted startup file"
-    state.violate(what, full, _describe(state, data, expected), _fate(data, before))
+    detail = _describe(state, data, expected) + _project_hint(state, name, data)
+    state.violate(what, full, detail, _fate(data, before))
     return True
 
 
@@ -180,6 +181,27 @@ def _report_startup_modules(state: _State) -> None:
             data = None
         if data != expected:
             _startup_module_violation(state, f"changed {name}", path, data, expected)
+
+
+def _project_hint(state: _State, name: str, data: bytes | None) -> str:
+    """Why an unlisted ``.pth`` comes close to what ``policy.project`` allows, if it does:
+    its name fits a listed pattern, but its import lines are not the signed ones (a
+    flat-layout editable install names its version in its finder line)."""
+    rule = state.seal.get("project")
+    if rule is None or data is None:
+        return ""
+    lines = _pth_code_lines(data)
+    if lines is None:
+        return ""
+    for pattern, code in rule[2]:
+        if name_fits(pattern, name) and len(lines) == len(code) and lines != tuple(code):
+            return (
+                f"; its name fits policy.project's {pattern}, but its import lines are not "
+                "the signed ones (a flat-layout editable install names its version there: "
+                "snapshot and sign again after a version change; `pthguard verify` shows "
+                "what differs)"
+            )
+    return ""
 
 
 def _project_file(state: _State, sitedir: str, name: str, data: bytes | None) -> bool:
@@ -212,7 +234,8 @@ def _reconcile_site(state: _State, sitedir: str, names: list[str]) -> None:
         if data is not None and (data == expected or _project_file(state, sitedir, name, data)):
             continue
         what = "changed startup file" if expected is not None else "unlisted startup file"
-        state.violate(what, full, _describe(state, data, expected), _fate(data, state.ran(full)))
+        detail = _describe(state, data, expected) + _project_hint(state, name, data)
+        state.violate(what, full, detail, _fate(data, state.ran(full)))
         state.seen.add(full)
 
 
@@ -574,7 +597,8 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
             if not ok:
                 what = "changed startup file" if expected is not None else "unlisted startup file"
                 ran = filename in executed_before
-                state.violate(what, filename, _describe(state, data, expected), _fate(data, ran))
+                detail = _describe(state, data, expected) + _project_hint(state, name, data)
+                state.violate(what, filename, detail, _fate(data, ran))
         return verdict[filename]
 
     def is_gate(filename: str) -> bool:

@@ -460,7 +460,10 @@ def test_ci_runner_story(interp: Interpreter, tmp_path: Path) -> None:
     # a version bump of the flat-layout editable install: its finder line names 1.1 now;
     # refused, and verify says that the version is all that differs
     g.pip_install("--no-build-isolation", "-e", _write_project(project, "1.1", "seven"))
-    _both_refused(g, "unlisted startup file", "__editable__.myproj-1.1.pth")
+    lines = _both_refused(g, "unlisted startup file", "__editable__.myproj-1.1.pth")
+    line = line_with(lines, "__editable__.myproj-1.1.pth")
+    assert "its name fits policy.project's __editable__.myproj-*.pth" in line  # the gate says
+    assert "names its version there: snapshot and sign again" in line
     proc = g.pthguard("verify", "--python", g.venv.python)
     assert proc.returncode == 1, proc.stderr
     said = "for the version they name (the signed lines name 1_0, the project installed is 1.1)"
