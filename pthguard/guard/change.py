@@ -175,13 +175,22 @@ def run_command(change: Change, command: Sequence[str]) -> int:
         ) from exc
     except PermissionError as exc:
         raise PthguardError(f"cannot run {command[0]}: {exc.strerror}") from exc
-    while True:
-        try:
-            code = process.wait()
-            break
-        except KeyboardInterrupt:
-            # Ctrl-C reached the command too (same process group): let it finish cleaning up
-            process.send_signal(signal.SIGINT)
+    # SIGTERM/SIGHUP go on to the command, and the change file is removed when it ends
+    forwarded = {
+        number: signal.signal(number, lambda signum, _frame: process.send_signal(signum))
+        for number in (signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        while True:
+            try:
+                code = process.wait()
+                break
+            except KeyboardInterrupt:
+                # Ctrl-C reached the command too (same process group): let it clean up
+                process.send_signal(signal.SIGINT)
+    finally:
+        for number, previous in forwarded.items():
+            signal.signal(number, previous)
     return 128 - code if code < 0 else code
 
 

@@ -9,6 +9,10 @@ import json
 import os
 import re
 import shlex
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +25,7 @@ from tests.support.guard import (
     make_guarded,
     marker_pth,
 )
-from tests.support.interpreters import Interpreter, interpreter_params
+from tests.support.interpreters import Interpreter, host_env, interpreter_params
 from tests.support.venvs import PIP_COMMON, pip_runner
 
 INTERPRETERS = interpreter_params()
@@ -417,3 +421,34 @@ def test_a_signed_line_never_runs_a_module_the_change_modified(
     assert "hookpth.pth" in proc.stderr  # site: Error processing line 1 of .../hookpth.pth
     assert not after.exists()
     assert before.count() == runs
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_change_signs_nothing_and_leaves_no_token(
+    dev_interp: Interpreter, tmp_path: Path, signum: int
+) -> None:
+    """``pthguard change`` stopped while its command runs (Ctrl-C, a service manager's
+    SIGTERM): the command gets the signal, nothing is signed, the change file is gone, and
+    the environment says where it stands."""
+    g = _protected(dev_interp, tmp_path)
+    change = g.state_dir() / "change"
+    argv = [sys.executable, "-m", "pthguard", "change", "--python", g.venv.python, "--yes"]
+    proc = subprocess.Popen(
+        [*argv, "--", "sleep", "60"],
+        env=host_env(_config(g)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not change.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert change.exists()
+    time.sleep(0.3)  # the command has started
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, out + err
+    assert f"exited with status {128 + signum}; nothing was signed" in err
+    assert "still matches its signed manifest" in err
+    assert not change.exists()
+    assert g.start("-c", "pass").returncode == 0
