@@ -29,6 +29,7 @@ from pthguard.guard import review as _review
 from pthguard.manifest import compare as _compare
 from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import keys as _keys
+from pthguard.manifest import project as _project
 from pthguard.manifest.keys import PublicKey
 from pthguard.manifest.model import EventTargets, Manifest, Policy, TrustedKey, format_time
 
@@ -123,6 +124,13 @@ def plan(
         keys=(TrustedKey(keyid=public.keyid, public=public.hex, name=public.name),),
         events=events,
     )
+    if old is not None:  # the rest of the signed policy stays as it was
+        policy = replace(
+            policy,
+            unlisted_distributions=old.policy.unlisted_distributions,
+            unclaimed_files=old.policy.unclaimed_files,
+            allow_env_override=old.policy.allow_env_override,
+        )
     manifest = _snapshot.to_manifest(
         snap,
         version=version,
@@ -130,6 +138,8 @@ def plan(
         expires=format_time(now + dt.timedelta(days=expires_days or DEFAULT_EXPIRES_DAYS)),
         policy=policy,
     )
+    if old is not None and old.policy.project is not None:  # a CI project: loosened again
+        manifest = _project.loosen(manifest, old.policy.project.name)
     judgement = _review.review(snap, probe, previous=old, approvals=approvals)
     previous_approvals = old.approvals if old is not None else ()
     manifest = replace(manifest, approvals=judgement.approvals(public.keyid, previous_approvals))

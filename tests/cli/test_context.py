@@ -230,6 +230,37 @@ def test_protect_keeps_the_refusal_events_until_told(
     assert run(["uninstall", "--python", python], context()) == 0
 
 
+def test_protect_keeps_the_rest_of_the_signed_policy(
+    guarded: Guarded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manifest signed with the local key by a release workflow (``snapshot`` options
+    ``protect`` has not): the next version ``protect`` (and so ``change``) signs keeps them."""
+    config = tmp_path / "config"
+    monkeypatch.setenv("PTHGUARD_CONFIG_DIR", str(config))
+    python = guarded.venv.python
+    assert run(["protect", "--python", python, *approvals_for(python)], context()) == 0
+    manifest = tmp_path / "m.json"
+    argv = ["snapshot", "--python", python, "-o", str(manifest), "--version", "2",
+            "--allow-env-override", "--unlisted-distributions", "report",
+            "--unclaimed-files", "ignore", "--project", "alpha"]  # fmt: skip
+    argv += approvals_for(python)
+    assert run(argv, context()) == 0
+    assert run(["sign", str(manifest), "--key", str(config / "local.key")], context()) == 0
+    argv = ["install", "--python", python, "--manifest", str(manifest),
+            "--trust", str(config / "local.pub")]  # fmt: skip
+    ctx = context()
+    assert run(argv, ctx) == 0, text(ctx.err)
+    ctx = context()
+    assert run(["protect", "--python", python, "--mode", "warn", "--yes"], ctx) == 0, text(ctx.err)
+    assert "(version 3)" in text(ctx.out)
+    (installed,) = guarded.venv.site_packages.glob(".pthguard-*/manifest.json")
+    policy = json.loads(installed.read_text())["signed"]["policy"]
+    assert (policy["mode"], policy["allow_env_override"]) == ("warn", True)
+    assert (policy["unlisted_distributions"], policy["unclaimed_files"]) == ("report", "ignore")
+    assert policy["project"]["name"] == "alpha"
+    assert run(["uninstall", "--python", python], context()) == 0
+
+
 # -- the commands messages print ------------------------------------------------------------
 
 
