@@ -193,6 +193,11 @@ def launcher_source(
     )
 
 
+def installations_of(probe: _probe.Probe) -> list[Installation]:
+    """pthguard's installations in the existing site directories of ``probe``."""
+    return find_installations([s.path for s in probe.site_dirs if s.exists])
+
+
 def find_installations(site_dirs: list[str]) -> list[Installation]:
     found = []
     for site in site_dirs:
@@ -279,7 +284,7 @@ def scan_environment(
     """Scan the environment, leaving out pthguard's own files; with ``runtime_view`` (where
     a manifest is made or installed), also cross-check the distributions with the runtime's
     own view (:func:`~pthguard.environment.snapshot.check_runtime_view`)."""
-    installs = find_installations([s.path for s in probe.site_dirs if s.exists])
+    installs = installations_of(probe)
     snap = _snapshot.scan(probe, own=own_files(installs))
     if runtime_view:
         _snapshot.check_runtime_view(snap)

@@ -114,7 +114,7 @@ def open_change(
     ``with`` block; it is removed on the way out however the block ends (an ``OSError``
     removing it is raised: the token would otherwise stay valid)."""
     probe = _probe.probe(python)
-    installs = _layout.find_installations([s.path for s in probe.site_dirs if s.exists])
+    installs = _layout.installations_of(probe)
     if not installs:
         raise PthguardError(
             f"{probe.executable} is not guarded: there is nothing to change under guard",

@@ -25,6 +25,7 @@ from pthguard.environment.layout import (
     find_installations,
     gate_bin_name,
     gate_line,
+    installations_of,
     launcher_source,
     own_files,
     watchdog_source,
@@ -323,7 +324,7 @@ def _events_notes(events: EventTargets | None) -> list[str]:
 def uninstall(python: str | None) -> list[str]:
     """Remove every pthguard file from the environment; returns what was removed."""
     probe = _probe.probe(python)
-    installs = find_installations([s.path for s in probe.site_dirs if s.exists])
+    installs = installations_of(probe)
     removed: list[str] = []
     for inst in installs:
         own = own_files([inst])

@@ -59,7 +59,7 @@ def installed_defaults(
     probe: _probe.Probe, manifest: Path | None, trust: Sequence[Path]
 ) -> tuple[Path, list[Path]]:
     """``manifest`` and ``trust``, each filled from the installed guard when not given."""
-    installs = _layout.find_installations([s.path for s in probe.site_dirs if s.exists])
+    installs = _layout.installations_of(probe)
     if not installs:
         missing = "--manifest" if manifest is None else "--trust"
         raise UsageError(f"{missing} is required: no guard is installed in {probe.executable}")

@@ -93,7 +93,7 @@ def _change(args: argparse.Namespace, ctx: Context) -> int:
         from pthguard.environment import probe as _probe  # noqa: PLC0415
 
         probe = _probe.probe(args.python)
-        installs = _layout.find_installations([s.path for s in probe.site_dirs if s.exists])
+        installs = _layout.installations_of(probe)
         return _sign(args, ctx, probe.executable, installs[0] if installs else None)
     with _change.open_change(args.python, command, now=ctx.clock()) as change:
         if not args.no_sign:

@@ -149,7 +149,7 @@ def _launcher(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.environment import probe as _probe  # noqa: PLC0415
 
     probe = _probe.probe(args.python)
-    installs = _layout.find_installations([s.path for s in probe.site_dirs if s.exists])
+    installs = _layout.installations_of(probe)
     launcher = installs[0].launcher if installs else None
     if launcher is None:
         ctx.warn(f"no guard is installed in {probe.executable}; nothing to launch")
