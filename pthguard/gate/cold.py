@@ -21,6 +21,7 @@ from pthguard.gate.hot import (
     _STDLIB,
     _T0,
     Any,
+    _cache_name,
     _dirname,
     _effective_mode,
     _end_of_pth_phase,
@@ -468,8 +469,7 @@ def _cache_path(state: _State) -> str | None:
     on Linux); beside the seal when there is no home (an image's runtime user)."""
     env = _posix.environ
     base = env.get(b"XDG_CACHE_HOME") or (env[b"HOME"] + b"/.cache" if env.get(b"HOME") else None)
-    token = _dirname(_SEAL).rpartition(_SEP)[2].lstrip(".")  # pthguard-TOKEN
-    name = f"{token}-{sys.implementation.cache_tag}.cache"
+    name = _cache_name()
     if base is None:
         return _join(_dirname(_SEAL), name)
     return _join(_join(base.decode("utf-8", "surrogateescape"), "pthguard"), name)

@@ -282,6 +282,13 @@ def _python(seal: dict[str, Any] | None) -> str:
     return str(seal["environment"][0]) if seal is not None else sys.executable
 
 
+def _cache_name() -> str:
+    """The file name of the gate's hash cache (``pthguard-TOKEN-CACHE_TAG.cache``): in the
+    user's cache directory, or beside the seal when there is no home."""
+    token = _dirname(_SEAL).rpartition(_SEP)[2].lstrip(".")  # pthguard-TOKEN
+    return f"{token}-{sys.implementation.cache_tag}.cache"
+
+
 def _refuse(state: _State | None, headline: str, extra: list[str] | None = None) -> None:
     _report(state, headline, extra or [], "refused")
     _posix._exit(EXIT_REFUSED)

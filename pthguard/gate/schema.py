@@ -62,9 +62,9 @@ SEAL_KEYS = (
     # ((path, symlink target | None, bytes | None), ...) for pyvenv.cfg and bin/python*, and
     # the sys.base_prefix the interpreter had; compared at every start (a change is refused)
     "interpreter",
-    # what the write guard keeps this environment's own processes from changing: (the
-    # interpreter to name in its message, (directory, ...)): the sealed site directories
-    # and the scripts directory, each also as its real path when that differs
+    # what the write guard keeps this environment's own processes from changing:
+    # (directory, ...): the sealed site directories and the scripts directory, each also as
+    # its real path when that differs
     "writes",
     # startup files signed tools write at run time (guard.runtime_pth): {site path: ((name
     # prefix, name suffix, exact bytes, tool), ...)}; allowed under prefix + digits + suffix

@@ -29,7 +29,17 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from pthguard.gate.hot import _SEAL, _SEP, _dirname, _join, _posix, _runtime_template, _State
+    from pthguard.gate.hot import (
+        _SEAL,
+        _SEP,
+        _cache_name,
+        _dirname,
+        _join,
+        _posix,
+        _python,
+        _runtime_template,
+        _State,
+    )
 else:
     Any = object
 
@@ -57,9 +67,10 @@ _WRITE_EVENTS = {
 
 def _arm_writes(state: "_State") -> None:
     """Refuse this process's writes under the sealed directories (not during a change)."""
-    python, roots = state.seal["writes"]
+    roots = state.seal["writes"]
     if not roots or state.changing:
         return
+    python = _python(state.seal)
     os = sys.modules["os"]  # imported by site before any .pth file; bound now, not looked up
     fspath, fsdecode, getcwd = os.fspath, os.fsdecode, os.getcwd
     normpath, realpath = os.path.normpath, os.path.realpath
@@ -69,12 +80,7 @@ def _arm_writes(state: "_State") -> None:
     mask = _posix.O_WRONLY | _posix.O_RDWR | _posix.O_CREAT | _posix.O_TRUNC | _posix.O_APPEND
     events = _WRITE_EVENTS
     told: list[str] = []
-    # the gate's own hash cache, beside the seal when there is no home (cold._cache_path)
-    state_dir = _dirname(_SEAL)
-    own_cache = _join(
-        state_dir,
-        f"{state_dir.rpartition(sep)[2].lstrip('.')}-{sys.implementation.cache_tag}.cache",
-    )
+    own_cache = _join(_dirname(_SEAL), _cache_name())  # the gate's, when there is no home
     stat = _posix.stat
     resolved: dict[str, str] = {}
     seal = state.seal

@@ -170,7 +170,7 @@ def _interpreter_files(probe: _probe.Probe) -> tuple[Any, ...]:
     return (tuple(files), probe.base_prefix)
 
 
-def _write_roots(probe: _probe.Probe, sites: list[str]) -> tuple[str, tuple[str, ...]]:
+def _write_roots(probe: _probe.Probe, sites: list[str]) -> tuple[str, ...]:
     """The directories the write guard protects: the sealed site directories and the
     scripts directory, each also by its real path (``lib64`` is a link to ``lib``)."""
     roots: list[str] = []
@@ -178,7 +178,7 @@ def _write_roots(probe: _probe.Probe, sites: list[str]) -> tuple[str, tuple[str,
         for form in (os.path.normpath(path), os.path.realpath(path)):
             if form not in roots:
                 roots.append(form)
-    return (probe.executable, tuple(roots))
+    return tuple(roots)
 
 
 def _dir_id(path: Path) -> tuple[int, int]:
