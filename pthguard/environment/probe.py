@@ -7,11 +7,17 @@ reads ``pyvenv.cfg`` itself, exactly as ``site.venv()`` does, and asks the targe
 ``site.getsitepackages()`` for the directories of each prefix (Debian's ``dist-packages``
 come from there). The result lists the site directories in the order ``site.main()``
 processes them.
+
+The probe costs one interpreter start, so it imports as little as it can: it prints its
+answer with ``ascii()`` (a Python literal of strings, numbers, lists and dicts, read back with
+:func:`ast.literal_eval`) instead of importing ``json``, and asks ``_locale`` for the locale
+encoding as ``locale.getpreferredencoding(False)`` does (``import locale`` only where
+``_locale`` lacks the function that one calls): both would import ``re``.
 """
 
 from __future__ import annotations
 
-import json
+import ast
 import os
 import subprocess
 import sys
@@ -23,8 +29,18 @@ from pthguard.errors import ScanError
 
 # Runs inside the target interpreter: standard library only, Python 3.10+ syntax.
 PROBE_SOURCE = r"""
-import json, os, sys, site, sysconfig
+import os, sys, site, sysconfig
 from importlib import machinery
+
+def locale_encoding():
+    # locale.getpreferredencoding(False), without importing locale (it imports re)
+    import _locale
+    if hasattr(_locale, "getencoding"):  # 3.11+
+        return "utf-8" if sys.flags.utf8_mode else _locale.getencoding()
+    if hasattr(_locale, "_get_locale_encoding"):  # 3.10
+        return "UTF-8" if sys.flags.utf8_mode else _locale._get_locale_encoding()
+    import locale
+    return locale.getpreferredencoding(False)
 
 def read_cfg(path):
     system_site, home = "true", None
@@ -77,7 +93,7 @@ if user_on:
 if not cfg or system_site:
     add(site.getsitepackages(base), "system")
 
-print(json.dumps({
+print(ascii({
     "implementation": sys.implementation.name,
     "version": list(sys.version_info[:3]),
     "cache_tag": sys.implementation.cache_tag,
@@ -97,7 +113,7 @@ print(json.dumps({
     "extension_suffixes": machinery.EXTENSION_SUFFIXES,
     "source_suffixes": machinery.SOURCE_SUFFIXES,
     "bytecode_suffixes": machinery.BYTECODE_SUFFIXES,
-    "locale_encoding": __import__("locale").getpreferredencoding(False),
+    "locale_encoding": locale_encoding(),
     "utf8_mode": sys.flags.utf8_mode,
 }))
 """
@@ -207,7 +223,17 @@ def probe(python: str | None = None) -> Probe:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise ScanError(f"interpreter {exe} failed to report its paths: {last}")
+    return read_answer(exe, done.stdout)
+
+
+def read_answer(exe: str, stdout: str) -> Probe:
+    """The :class:`Probe` that :data:`PROBE_SOURCE` printed; raises :class:`ScanError`."""
     try:
-        return Probe.from_json(json.loads(done.stdout))
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        data = ast.literal_eval(stdout.strip())
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a dict, found {type(data).__name__}")
+        return Probe.from_json(data)
+    except (ValueError, KeyError, TypeError, IndexError, SyntaxError, RecursionError) as exc:
         raise ScanError(f"interpreter {exe} gave an unreadable answer: {exc}") from exc
+    except MemoryError as exc:  # literal_eval's parser stack (``-`` repeated): not real memory
+        raise ScanError(f"interpreter {exe} gave an unreadable answer (nested too deeply)") from exc

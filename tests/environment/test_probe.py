@@ -22,7 +22,7 @@ import packaging
 import pytest
 
 import pthguard
-from pthguard.environment.probe import PROBE_SOURCE, Probe, probe
+from pthguard.environment.probe import PROBE_SOURCE, Probe, probe, read_answer
 from pthguard.errors import ScanError
 from tests.support.interpreters import Interpreter, interpreter_params
 from tests.support.venvs import Venv, make_venv
@@ -35,7 +35,7 @@ def run_probe(interp: Interpreter, python: str, home: str | None = None) -> Prob
     """PROBE_SOURCE run by ``python`` (inner path) the way ``probe()`` runs it."""
     env = {"HOME": home} if home is not None else None
     proc = interp.run_program([python, "-S", "-I", "-c", PROBE_SOURCE], env=env, check=True)
-    return Probe.from_json(json.loads(proc.stdout))
+    return read_answer(python, proc.stdout)
 
 
 def plant_marker(interp: Interpreter, site: Path, name: str = "zz-marker.pth") -> Path:
@@ -137,7 +137,7 @@ def test_probe_venv_with_system_site_packages(interp: Interpreter, tmp_path: Pat
         env={"HOME": inner_home, "PYTHONNOUSERSITE": "1"},
         check=True,
     )
-    no_user = Probe.from_json(json.loads(off.stdout))
+    no_user = read_answer(venv.python, off.stdout)
     assert no_user.user_site_enabled is False
     assert "user" not in [d.role for d in no_user.site_dirs]
 
@@ -296,6 +296,46 @@ def test_probe_unreadable_answer(tmp_path: Path) -> None:
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
     with pytest.raises(ScanError, match=r"gave an unreadable answer"):
         probe(str(fake))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "__import__('os').system('true')",  # not a literal: never evaluated
+        "[" * 100_000,
+        "-" * 100_000 + "1",
+        "['a list']",
+        "{'implementation': 'cpython', 'version': 'x'}",
+    ],
+)
+def test_probe_answer_that_is_not_a_probe(answer: str) -> None:
+    with pytest.raises(ScanError, match=r"gave an unreadable answer"):
+        read_answer("python", answer)
+
+
+LOCALE_OF = "import locale; print(locale.getpreferredencoding(False))"
+
+
+@pytest.mark.parametrize("interp", interpreter_params())
+@pytest.mark.parametrize(
+    ("environ", "flags"),
+    [
+        ({"LC_ALL": "C"}, ()),
+        ({"LC_ALL": "C.UTF-8"}, ()),
+        ({"LC_ALL": "POSIX"}, ("-X", "utf8")),
+        ({"LC_ALL": "C"}, ("-X", "utf8=0")),
+    ],
+)
+def test_probe_locale_encoding_is_locales(
+    interp: Interpreter, environ: dict[str, str], flags: tuple[str, ...]
+) -> None:
+    """The probe reads the locale encoding without importing ``locale``: what
+    ``locale.getpreferredencoding(False)`` says under the same locale and flags."""
+    found = interp.run(["-S", "-I", *flags, "-c", PROBE_SOURCE], env=environ)
+    expected = interp.run(["-S", "-I", *flags, "-c", LOCALE_OF], env=environ)
+    assert found.returncode == expected.returncode == 0, found.stderr + expected.stderr
+    answer = read_answer(interp.executable, found.stdout)
+    assert answer.locale_encoding == expected.stdout.strip()
 
 
 def test_probe_not_executable(tmp_path: Path) -> None:
