@@ -61,16 +61,12 @@ def jobs(manifest: Manifest, live: Snapshot) -> list[Job]:
         if signed is None or signed.record_sha256 != dist.record_sha256:
             continue
         owner = f"{dist.name} {dist.version}"
-        site = dist.site_dir
         table = scanned.record
-        normal = frozenset(table.inside) if os.path.normpath(site) == site else frozenset()
-        head = site.rstrip(os.sep) + os.sep
-        for rel, digest in zip(table.paths, table.sha256s, strict=True):
+        for full, digest in zip(table.full_paths(dist.site_dir), table.sha256s, strict=True):
             if digest is not None:
-                full = head + rel if rel in normal else os.path.normpath(os.path.join(site, rel))
                 out.append((full, digest, owner))
         for item in signed.files:
-            out.append((os.path.join(site, item.path), item.sha256, owner))
+            out.append((os.path.join(dist.site_dir, item.path), item.sha256, owner))
     return out
 
 

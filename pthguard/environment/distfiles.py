@@ -10,9 +10,11 @@ unchanged environment reads and parses no RECORD and no METADATA, and a scan aft
 upgrade parses only what the upgrade wrote.
 
 :class:`RecordTable` keeps a RECORD's good rows as columns (cheap to cache and to load) and
-splits their paths the way the scan claims them: ``inside``, relative to the site directory
-exactly as written; ``others``, paths to normalise (``../`` scripts and data, ``./``, ``..``
-or ``//`` inside); ``tops``, the distinct first components of ``inside``.
+splits their paths: ``inside``, the paths already normal and inside the site directory
+(``os.path.normpath`` leaves them as they are: no ``..``, ``.``, empty component or trailing
+``/``), so that the site directory joined to one is the file; ``others``, the rest (``../``
+scripts and data, paths to normalise); ``tops``, the distinct first components of
+``inside``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ __all__ = [
     "records_cache",
 ]
 
-CACHE_FORMAT = ("pthguard-records", 1)
+CACHE_FORMAT = ("pthguard-records", 2)
 T = TypeVar("T")
 
 
@@ -70,6 +72,17 @@ class RecordTable:
             others=others,
             tops=tuple(dict.fromkeys(p.split("/", 1)[0] for p in inside)),
         )
+
+    def full_paths(self, site: str) -> list[str]:
+        """``os.path.normpath(os.path.join(site, path))`` of every row, in order (without
+        normalising the paths that are already normal)."""
+        if os.path.normpath(site) != site:
+            return [os.path.normpath(os.path.join(site, p)) for p in self.paths]
+        normal = frozenset(self.inside)
+        head = os.path.join(site, "")
+        return [
+            head + p if p in normal else os.path.normpath(os.path.join(site, p)) for p in self.paths
+        ]
 
     def rows(self) -> tuple[RecordRow, ...]:
         return tuple(
@@ -112,8 +125,15 @@ EMPTY_TABLE = RecordTable()
 
 
 def _plain(path: str) -> bool:
-    """A path claimed as written: inside the site directory, already normal."""
-    return not path.startswith(("/", "./")) and ".." not in path and "//" not in path
+    """Inside the site directory and already normal: ``os.path.normpath`` keeps it."""
+    return not (
+        path.startswith(("/", "./"))
+        or path.endswith(("/", "/."))
+        or path == "."
+        or ".." in path
+        or "//" in path
+        or "/./" in path
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import pytest
 
 from pthguard._internal.statcache import StatCache
 from pthguard.environment import distfiles as _distfiles
+from pthguard.environment.claims import Claims
 from pthguard.environment.distfiles import CACHE_FORMAT, DistFiles, RecordTable
 from pthguard.errors import ScanError
 from pthguard.formats.metadata import name_and_version
@@ -249,3 +250,64 @@ def test_missing_and_unreadable_files(tmp_path: Path, monkeypatch: pytest.Monkey
         directory.mkdir(exist_ok=True)
         with pytest.raises(ScanError, match="cannot read"):
             files.record(str(directory))
+
+
+ODD_PATHS = [
+    "pkg/mod.py",
+    "pkg/./mod.py",
+    "pkg//mod.py",
+    "pkg/",
+    "pkg/.",
+    "./pkg/mod.py",
+    "../../../bin/tool",
+    "pkg/../other.py",
+    "..hidden",
+    "a..b/c.py",
+    ".",
+    "pkg/.hidden",
+]
+
+
+@pytest.mark.parametrize("site", ["/venv/lib/site-packages", "/venv/./lib/site-packages", "/"])
+def test_full_paths_are_normpath_of_the_join(site: str) -> None:
+    record = "".join(f"{p},,\n" for p in ODD_PATHS).encode()
+    table = RecordTable.parse(record)
+    assert table.paths == tuple(ODD_PATHS)
+    assert table.full_paths(site) == [os.path.normpath(os.path.join(site, p)) for p in ODD_PATHS]
+    assert set(table.inside) == {"pkg/mod.py", "pkg/.hidden"}
+
+
+def _claims_as_before(site: str, records: list[tuple[str, list[str]]]) -> dict[str, list[str]]:
+    """The scan's claims as a dict of lists, computed row by row as the scan always did."""
+    claims: dict[str, list[str]] = {}
+    for owner, paths in records:
+        for rel in paths:
+            if not rel.startswith(("/", "./")) and ".." not in rel and "//" not in rel:
+                claims.setdefault(rel, []).append(owner)
+                continue
+            inside = os.path.relpath(os.path.normpath(os.path.join(site, rel)), site)
+            if not inside.startswith(("..", "/")):
+                claims.setdefault(inside.replace(os.sep, "/"), []).append(owner)
+    return claims
+
+
+def test_claims_are_the_row_by_row_claims() -> None:
+    site = "/venv/lib/site-packages"
+    records = [
+        ("alpha", [*ODD_PATHS, "shared/x.py", "alpha.pth"]),
+        ("beta", ["shared/x.py", "pkg/mod.py", "pkg/./mod.py", "beta.py"]),
+        ("alpha", ["shared/x.py"]),  # a second metadata directory of the same name
+        ("gamma", ["beta.py", "shared/./x.py"]),
+    ]
+    claims = Claims(site)
+    for owner, paths in records:
+        table = RecordTable.parse("".join(f"{p},,\n" for p in paths).encode())
+        claims.add_plain(table.inside, table.tops, owner)
+        for rel in table.others:
+            claims.add(site, rel, owner)
+    expected = _claims_as_before(site, records)
+    for name in [*expected, "missing", "alpha.pth"]:
+        assert claims.owner(name) == (expected[name][0] if name in expected else None)
+    assert claims.claimed_top_level() == {rel.split("/", 1)[0] for rel in expected}
+    twice = [(rel, owners) for rel, owners in sorted(expected.items()) if len(set(owners)) > 1]
+    assert [(r, o) for r, o in claims.claimed_twice() if len(set(o)) > 1] == twice
