@@ -192,7 +192,68 @@ class Probe:
 
 def probe(python: str | None = None) -> Probe:
     """Probe ``python`` (default: this interpreter) with ``-S -I``; raises :class:`ScanError`."""
-    exe = python or sys.executable
+    return start(python).result()
+
+
+def start(python: str | None = None) -> PendingProbe:
+    """Start probing ``python``; the answer (or the error :func:`probe` would raise) comes
+    from :meth:`PendingProbe.result`, so a command can go on (import what it needs) while the
+    interpreter starts, and still report errors in the order it always has."""
+    return PendingProbe(python)
+
+
+class PendingProbe:
+    """A probe running in the background (see :func:`start`)."""
+
+    def __init__(self, python: str | None) -> None:
+        self.exe = python or sys.executable
+        self._error: ScanError | None = None
+        self._answer: Probe | None = None
+        self._process: subprocess.Popen[str] | None = None
+        try:
+            _check(python)
+            self._process = subprocess.Popen(
+                [self.exe, "-S", "-I", "-c", PROBE_SOURCE],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=_environ(),
+            )
+        except ScanError as exc:
+            self._error = exc
+        except OSError as exc:
+            self._error = ScanError(
+                f"cannot run interpreter {self.exe}: {exc}", remedy="check --python"
+            )
+
+    def result(self) -> Probe:
+        """The probe's answer; raises :class:`ScanError`."""
+        if self._answer is None:
+            self._answer = self._wait()
+        return self._answer
+
+    def _wait(self) -> Probe:
+        if self._error is not None:
+            raise self._error
+        process = self._process
+        assert process is not None  # noqa: S101 (set whenever there is no error)
+        exe = self.exe
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            process.communicate()
+            raise ScanError(
+                f"cannot run interpreter {exe}: {exc}", remedy="check --python"
+            ) from exc
+        if process.returncode != 0:
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
+            raise ScanError(f"interpreter {exe} failed to report its paths: {last}")
+        return read_answer(exe, stdout)
+
+
+def _check(python: str | None) -> None:
     if python is not None and not Path(python).exists():
         raise ScanError(f"interpreter {python} does not exist", remedy="check --python")
     if python is not None and Path(python).is_dir():
@@ -203,27 +264,16 @@ def probe(python: str | None = None) -> Probe:
             if inside.exists()
             else "pass the interpreter of the environment (e.g. --python VENV/bin/python)",
         )
-    # -I already ignores PYTHON* for the interpreter itself; the two that site reads from
-    # os.environ at a normal start stay, so the probe sees the user site that start would.
+
+
+def _environ() -> dict[str, str]:
+    """-I already ignores PYTHON* for the interpreter itself; the two that site reads from
+    os.environ at a normal start stay, so the probe sees the user site that start would."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     for name in ("PYTHONNOUSERSITE", "PYTHONUSERBASE"):
         if name in os.environ:
             env[name] = os.environ[name]
-    try:
-        done = subprocess.run(
-            [exe, "-S", "-I", "-c", PROBE_SOURCE],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ScanError(f"cannot run interpreter {exe}: {exc}", remedy="check --python") from exc
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ScanError(f"interpreter {exe} failed to report its paths: {last}")
-    return read_answer(exe, done.stdout)
+    return env
 
 
 def read_answer(exe: str, stdout: str) -> Probe:

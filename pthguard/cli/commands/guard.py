@@ -44,6 +44,9 @@ def _verify_options(p: argparse.ArgumentParser) -> None:
 
 
 def _verify(args: argparse.Namespace, ctx: Context) -> int:
+    from pthguard.environment import probe as _probe  # noqa: PLC0415
+
+    pending = _probe.start(args.python)  # runs while the modules below load
     from pthguard.guard import verify as _verify  # noqa: PLC0415
     from pthguard.render import verify as _render  # noqa: PLC0415
 
@@ -59,6 +62,7 @@ def _verify(args: argparse.Namespace, ctx: Context) -> int:
         now=ctx.clock(),
         deep=args.deep,
         progress=progress,
+        pending=pending,
     )
     if args.format == "json":
         ctx.out.write(_render.verify_json(report))

@@ -84,6 +84,9 @@ def _snapshot_options(p: argparse.ArgumentParser) -> None:
 
 
 def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
+    from pthguard.environment import probe as _probe  # noqa: PLC0415
+
+    pending = _probe.start(args.python)  # runs while the modules below load
     from pthguard.guard import snapshot as _snapshot  # noqa: PLC0415
     from pthguard.manifest import keys as _keys  # noqa: PLC0415
     from pthguard.render.findings import environment_word  # noqa: PLC0415
@@ -126,6 +129,7 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
         on_finding=report,
         previous=_snapshot.previous_manifest(args.previous, args.output),
         approvals=approval_requests(args),
+        pending=pending,
     )
     from pthguard.render import review as _review  # noqa: PLC0415
 
