@@ -105,6 +105,11 @@ class StatCache:
         self._old_parsed = parsed if type(parsed) is dict else {}
         self.trusted_before = doc["written_ns"] - RACY_MARGIN_NS
 
+    @property
+    def known(self) -> int:
+        """How many files the cache held when it was read (trusted or not)."""
+        return len(self._old)
+
     def digest(self, path: str, fingerprint: Fingerprint) -> str | None:
         """The sha256 recorded for ``path`` with exactly this fingerprint, if still trusted."""
         entry = self._old.get(path)

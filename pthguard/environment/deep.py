@@ -5,16 +5,18 @@ manifest pins are checked this way: a RECORD that changed is already a differenc
 rows are not trusted. The rows come from the scan (:mod:`pthguard.environment.distfiles`:
 a RECORD unchanged since an earlier run is not parsed again).
 
-Every file is looked up first, on the calling thread: one ``stat``, and a stat-keyed digest
-cache (:class:`pthguard._internal.statcache.StatCache`, ``deep-KEY.cache`` per environment)
-that vouches for files unchanged since an earlier run (git's racily-clean rule: an entry
-whose mtime is not older than the start of the run that wrote it is hashed again). Files the
-cache does not vouch for are hashed on a thread pool while the lookup goes on, in batches:
-each is read into a per-thread buffer (``os.readv``, 1 MiB at a time) and fed to OpenSSL's
-sha256, which releases the GIL for buffers over 2 KiB, so reading and hashing run on every
-core. A digest is remembered only when the file's fingerprint (``fstat`` of the descriptor
-read) did not change while it was read. A corrupt, foreign or unreadable cache is ignored
-and rebuilt; one that cannot be written only makes the next run slower.
+A stat-keyed digest cache (:class:`pthguard._internal.statcache.StatCache`, ``deep-KEY.cache``
+per environment) vouches for files unchanged since an earlier run (git's racily-clean rule:
+an entry whose mtime is not older than the start of the run that wrote it is hashed again).
+When it knows most of the files, each is looked up on the calling thread (one ``stat``: a
+thread pool would spend more on the GIL than on the calls) and only the files it does not
+vouch for go to the pool; otherwise (a first run) every file goes to the pool, whose
+threads open it, look up the ``fstat`` of the descriptor, and hash what the cache does not
+vouch for. Files are read into a per-thread buffer (``os.readv``, 1 MiB at a time) and fed to
+OpenSSL's sha256, which releases the GIL for buffers over 2 KiB, so reading and hashing run
+on every core. A digest is remembered only when the fingerprint of the descriptor read did
+not change while it was read. A corrupt, foreign or unreadable cache is ignored and
+rebuilt; one that cannot be written only makes the next run slower.
 
 The differences come back in the order of the files (each distribution's RECORD order),
 whatever the number of threads.
@@ -120,11 +122,15 @@ class _Hasher:
         return view
 
     def digest(self, path: str) -> str:
-        """The file's sha256; remembered when it did not change while it was read."""
-        view = self._buffer()
+        """The file's sha256: the cache's, when it vouches for the file opened, else read
+        and remembered when it did not change while it was read."""
         fd = os.open(path, _O_READ)
         try:
             before = file_fingerprint(os.fstat(fd))
+            known = self.cache.digest(path, before)
+            if known is not None:
+                return known
+            view = self._buffer()
             digest = hashlib.sha256()
             while n := os.readv(fd, [view]):
                 digest.update(view[:n])
@@ -167,8 +173,9 @@ def deep_differences(
     found: list[tuple[int, Difference]] = []
     batches: list[tuple[Future[list[tuple[int, Difference]]], int]] = []
     done = 0
+    warm = cache.known * 2 >= total  # most files looked up before: stat them here
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 1) + 1)) as pool:
-        for item in _lookups(work, cache, found):
+        for item in _lookups(work, cache, found) if warm else _everything(work):
             if isinstance(item, list):
                 batches.append((pool.submit(hasher.batch, item), len(item)))
             elif item:
@@ -182,6 +189,12 @@ def deep_differences(
                 progress(done, total)
     cache.save()
     return [difference for _, difference in sorted(found, key=lambda pair: pair[0])]
+
+
+def _everything(work: list[Job]) -> Iterator[list[tuple[int, str, str, str]]]:
+    """Every file, in batches for the pool."""
+    for start in range(0, len(work), _BATCH):
+        yield [(start + i, *job) for i, job in enumerate(work[start : start + _BATCH])]
 
 
 def _lookups(
