@@ -14,8 +14,9 @@ The file is ``sha256(payload) + payload``, ``payload = marshal.dumps(doc, 4)`` a
 (one flipped byte can crash marshal); a corrupt, truncated, foreign or unreadable cache is
 ignored and rebuilt, never trusted, and an entry of the wrong shape is ignored. A cache that
 cannot be written (a read-only or missing directory, no home) only makes the next run
-slower. Writing is atomic (temporary file, fsync, rename); the write time saved is when this
-run began, before any fingerprint was taken.
+slower. Writing is atomic (a temporary file renamed over the cache) and not synced to disk:
+a file that did not reach the disk whole after a crash fails the checksum, and is rebuilt.
+The write time saved is when this run began, before any fingerprint was taken.
 
 Only what this run looked up is written back: entries for files that are gone fall out, and
 an entry that was racily clean is never carried to a later write time.
@@ -26,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -157,6 +157,8 @@ class StatCache:
             "parsed": parsed,
         }
         payload = marshal.dumps(doc, 4)
+        import tempfile  # noqa: PLC0415 (only when something is written)
+
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(
@@ -165,10 +167,8 @@ class StatCache:
         except OSError:
             return  # a read-only or missing cache directory: the next run is only slower
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb") as handle:  # not fsynced: see the module docstring
                 handle.write(hashlib.sha256(payload).digest() + payload)
-                handle.flush()
-                os.fsync(handle.fileno())
             Path(tmp).replace(self.path)
         except OSError:
             Path(tmp).unlink(missing_ok=True)

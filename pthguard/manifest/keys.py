@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from pthguard._internal.fs import read_bytes
 from pthguard.errors import KeyFileError
-from pthguard.formats import allowed_signers as _allowed_signers
 from pthguard.formats import openssh as _openssh
 
 if TYPE_CHECKING:
@@ -321,6 +320,8 @@ def _ssh_key_entries(path: Path, data: bytes, now: dt.datetime) -> list[KeyEntry
                 )
             )
         return entries
+    from pthguard.formats import allowed_signers as _allowed_signers  # noqa: PLC0415
+
     parsed = _allowed_signers.parse_allowed_signers(text, str(path))
     reasons = list(parsed.skipped)
     entries = []
