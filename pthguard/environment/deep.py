@@ -204,9 +204,10 @@ def _lookups(
     the files settled here (the cache vouched for them, or they are missing)."""
     batch: list[tuple[int, str, str, str]] = []
     settled = 0
+    stat, fingerprint, lookup = os.stat, file_fingerprint, cache.digest  # a hot loop
     for index, (path, expected, owner) in enumerate(work):
         try:
-            digest = cache.digest(path, file_fingerprint(os.stat(path)))
+            digest = lookup(path, fingerprint(stat(path)))
         except FileNotFoundError:
             found.append((index, _removed(path, expected, owner)))
             settled += 1
