@@ -80,6 +80,7 @@ class ProtectPlan:
     judgement: Judgement
     python: str  # the interpreter, resolved
     installed: bool  # a guard is installed now (else: the last copy is the previous one)
+    probe: _probe.Probe | None = None  # what the interpreter reported (install reuses it)
 
 
 DEFAULT_EXPIRES_DAYS = 365
@@ -148,6 +149,7 @@ def plan(
         judgement=judgement,
         python=probe.executable,
         installed=bool(installs),
+        probe=probe,
     )
 
 
@@ -204,4 +206,5 @@ def apply(chosen: ProtectPlan, python: str | None, *, now: dt.datetime) -> _inst
         mode=None,
         allow_downgrade=False,
         now=now,
+        probe=chosen.probe,
     )
