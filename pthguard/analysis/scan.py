@@ -112,7 +112,8 @@ def _scan_python(python: str, pending: PendingProbe | None) -> list[Item]:
     from pthguard.environment.finder import module_chain  # noqa: PLC0415
 
     try:
-        probe = (pending or _probe.start(python)).result()
+        with pending or _probe.start(python) as started:
+            probe = started.result()
     except PthguardError as exc:
         return [unreadable(python, exc.diagnostics())]
     label = f"Python {probe.version_text} {probe.executable}"

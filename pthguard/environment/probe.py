@@ -203,7 +203,8 @@ def start(python: str | None = None) -> PendingProbe:
 
 
 class PendingProbe:
-    """A probe running in the background (see :func:`start`)."""
+    """A probe running in the background (see :func:`start`); as a context manager, a probe
+    whose answer was never collected (the command failed first) is stopped on exit."""
 
     def __init__(self, python: str | None) -> None:
         self.exe = python or sys.executable
@@ -226,6 +227,19 @@ class PendingProbe:
             self._error = ScanError(
                 f"cannot run interpreter {self.exe}: {exc}", remedy="check --python"
             )
+
+    def __enter__(self) -> PendingProbe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()
+
+    def discard(self) -> None:
+        """Stop the interpreter if it still runs and its answer was not collected."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.kill()
+            process.communicate()
 
     def result(self) -> Probe:
         """The probe's answer; raises :class:`ScanError`."""

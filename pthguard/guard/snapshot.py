@@ -131,7 +131,8 @@ def take(
     already started."""
     # pthguard's own files (gate, state, watchdog) never belong in a manifest: a guarded
     # environment is snapshotted again for the next version
-    probe = (pending or _probe.start(python)).result()
+    with pending or _probe.start(python) as started:
+        probe = started.result()
     snap, _ = _layout.scan_environment(probe, runtime_view=True)
     for finding in snap.findings:
         on_finding(finding)

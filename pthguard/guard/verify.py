@@ -87,13 +87,13 @@ def verify(
     environment of ``python`` with it (``deep``: also hash every file every RECORD lists).
     ``pending``: the probe of ``python``, already started (:func:`pthguard.environment.probe.
     start`); its errors are raised where a probe made here would raise them."""
-    started = pending if pending is not None else _probe.start(python)
-    if manifest is None or not trust:
-        manifest, trust = installed_defaults(started.result(), manifest, trust)
-    envelope = _envelope.read_envelope(manifest)
-    trusted = [k for p in trust for k in _keys.load_anchors(p)]
-    result = _envelope.verify(envelope, trusted, now, str(manifest))
-    probe = started.result()
+    with pending if pending is not None else _probe.start(python) as started:
+        if manifest is None or not trust:
+            manifest, trust = installed_defaults(started.result(), manifest, trust)
+        envelope = _envelope.read_envelope(manifest)
+        trusted = [k for p in trust for k in _keys.load_anchors(p)]
+        result = _envelope.verify(envelope, trusted, now, str(manifest))
+        probe = started.result()
     snap, installs = _layout.scan_environment(probe)
     for inst in installs:
         problem = _layout.launcher_problem(inst)

@@ -27,16 +27,18 @@ def _scan_options(p: argparse.ArgumentParser) -> None:
 
 
 def _scan(args: argparse.Namespace, ctx: Context) -> int:
+    import contextlib  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
     from pthguard.environment import probe as _probe  # noqa: PLC0415
 
     pythons = list(args.python) or ([] if args.paths else [sys.executable])
-    pending = {python: _probe.start(python) for python in pythons}  # while the rest loads
-    from pthguard.analysis import scan as _scan  # noqa: PLC0415
-    from pthguard.render import scan as _render  # noqa: PLC0415
+    with contextlib.ExitStack() as running:  # the probes run while the rest loads
+        pending = {python: running.enter_context(_probe.start(python)) for python in pythons}
+        from pthguard.analysis import scan as _scan  # noqa: PLC0415
+        from pthguard.render import scan as _render  # noqa: PLC0415
 
-    report = _scan.scan(paths=list(args.paths), pythons=pythons, pending=pending)
+        report = _scan.scan(paths=list(args.paths), pythons=pythons, pending=pending)
     ctx.out.write(_render.render(report, args.format, ctx.out))
     return report.exit_code
 

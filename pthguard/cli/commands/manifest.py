@@ -24,6 +24,7 @@ from pthguard.cli.passphrase import passphrase, passphrase_options
 from pthguard.errors import PthguardError, UsageError
 
 if TYPE_CHECKING:
+    from pthguard.environment.probe import PendingProbe
     from pthguard.findings import Finding
     from pthguard.manifest.keys import PrivateKey
     from pthguard.manifest.model import Manifest
@@ -86,7 +87,11 @@ def _snapshot_options(p: argparse.ArgumentParser) -> None:
 def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
     from pthguard.environment import probe as _probe  # noqa: PLC0415
 
-    pending = _probe.start(args.python)  # runs while the modules below load
+    with _probe.start(args.python) as pending:  # runs while the modules below load
+        return _take_snapshot(args, ctx, pending)
+
+
+def _take_snapshot(args: argparse.Namespace, ctx: Context, pending: PendingProbe) -> int:
     from pthguard.guard import snapshot as _snapshot  # noqa: PLC0415
     from pthguard.manifest import keys as _keys  # noqa: PLC0415
     from pthguard.render.findings import environment_word  # noqa: PLC0415
