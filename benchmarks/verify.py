@@ -9,7 +9,8 @@ again). pthguard runs from a tool venv of the same interpreter with
 directory, approving the startup code the review lists), every pthguard cache goes to a
 throwaway ``XDG_CACHE_HOME``, and the guard is removed at the end: the kept venv stays stock.
 
-Timed, the cases alternated round by round (median, min, max of whole-process wall time):
+Timed, every case once per round, round after round (median, min, max of whole-process wall
+time; ``--runs`` rounds, one more discarded as warm-up):
 
 * ``python -c pass`` of the interpreter and of the tool venv (what "a bare start" means);
 * ``pthguard verify`` (the installed manifest and trust anchors), ``snapshot`` (to a
@@ -289,8 +290,7 @@ def _rounds(cases: list[Case], runs: int, warmup: int = 0) -> None:
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--python", default="/root/.pyenv/versions/3.12.1/bin/python3")
-    parser.add_argument("--runs", type=int, default=15, help="rounds of the warm cases")
-    parser.add_argument("--cold-runs", type=int, default=7, help="rounds of the cache-cold ones")
+    parser.add_argument("--runs", type=int, default=15, help="rounds (every case but disk cold)")
     parser.add_argument("--disk-runs", type=int, default=3, help="runs after drop_caches")
     parser.add_argument("--procs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--baseline", metavar="REV", help="also time pthguard as of REV")
@@ -375,8 +375,7 @@ def main() -> None:
         bench.check_files(files)
         load_before = _load()
         warm, cold = bench.warm_cases(), bench.cold_cases()
-        _rounds(warm, args.runs, warmup=2)
-        _rounds(cold, args.cold_runs)
+        _rounds([*warm, *cold], args.runs, warmup=1)
         disk = bench.disk_cases() if args.drop_caches else []
         _rounds(disk, args.disk_runs)
         load_after = _load()

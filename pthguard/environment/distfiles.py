@@ -61,15 +61,17 @@ class RecordTable:
     def parse(cls, data: bytes) -> RecordTable:
         rows, problems = read_record(data)
         paths = tuple(r.path for r in rows)
-        inside = tuple(p for p in paths if _plain(p))
-        others = tuple(p for p in paths if not _plain(p)) if len(inside) != len(paths) else ()
+        inside: list[str] = []
+        others: list[str] = []
+        for path in paths:
+            (inside if _plain(path) else others).append(path)
         return cls(
             paths=paths,
             sha256s=tuple(r.sha256 for r in rows),
             sizes=tuple(r.size for r in rows),
             problems=tuple(problems),
-            inside=inside,
-            others=others,
+            inside=tuple(inside),
+            others=tuple(others),
             tops=tuple(dict.fromkeys(p.split("/", 1)[0] for p in inside)),
         )
 
