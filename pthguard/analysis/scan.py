@@ -33,9 +33,9 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pthguard.analysis.analyze import SUPPORTED_VERSIONS, Analysis, analyze, startup_kind
 from pthguard.analysis.report import Item, Report
@@ -43,6 +43,9 @@ from pthguard.errors import PthguardError
 from pthguard.findings import Finding
 from pthguard.formats import pth as _pth
 from pthguard.gate.names import hidden_flag
+
+if TYPE_CHECKING:
+    from pthguard.environment.probe import PendingProbe
 
 __all__ = ["MAX_FILE", "scan", "unreadable", "versions_for_path"]
 
@@ -56,15 +59,22 @@ _STARTUP_MODULES: Final = ("sitecustomize", "usercustomize")
 Version = tuple[int, int]
 
 
-def scan(*, paths: Sequence[str] = (), pythons: Sequence[str] = ()) -> Report:
-    """Scan ``paths`` and the interpreters ``pythons``; the current interpreter if neither."""
+def scan(
+    *,
+    paths: Sequence[str] = (),
+    pythons: Sequence[str] = (),
+    pending: Mapping[str, PendingProbe] | None = None,
+) -> Report:
+    """Scan ``paths`` and the interpreters ``pythons``; the current interpreter if neither.
+    ``pending``: probes of (some of) ``pythons`` already started
+    (:func:`pthguard.environment.probe.start`)."""
     items: list[Item] = []
     targets: list[str] = []
     if not paths and not pythons:
         pythons = [sys.executable]
     for python in pythons:
         targets.append(f"--python {python}")
-        items.extend(_scan_python(python))
+        items.extend(_scan_python(python, (pending or {}).get(python)))
     for path in paths:
         absolute = os.path.abspath(path)
         targets.append(absolute)
@@ -97,12 +107,13 @@ def read_startup_file(path: str) -> bytes | Item:
 # -- an interpreter ---------------------------------------------------------------------------
 
 
-def _scan_python(python: str) -> list[Item]:
+def _scan_python(python: str, pending: PendingProbe | None) -> list[Item]:
     from pthguard.environment import probe as _probe  # noqa: PLC0415
     from pthguard.environment.finder import module_chain  # noqa: PLC0415
 
     try:
-        probe = _probe.probe(python)
+        with pending or _probe.start(python) as started:
+            probe = started.result()
     except PthguardError as exc:
         return [unreadable(python, exc.diagnostics())]
     label = f"Python {probe.version_text} {probe.executable}"

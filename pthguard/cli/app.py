@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -63,6 +62,8 @@ def run(argv: Sequence[str] | None, ctx: Context) -> int:
         return EXIT_USAGE
     except PthguardError as exc:
         if args is not None and args.verbose:
+            import traceback  # noqa: PLC0415 (-v only)
+
             traceback.print_exc(file=ctx.err)
         ctx.diagnose("error", exc.diagnostics())
         return EXIT_ERROR

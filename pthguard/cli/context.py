@@ -10,7 +10,6 @@ import datetime as dt
 import getpass
 import os
 import shlex
-import shutil
 import sys
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -49,10 +48,40 @@ def invoked_as(argv0: str, executable: str, on_path: str | None) -> str:
     return shlex.quote(os.path.abspath(argv0))
 
 
+def which(name: str) -> str | None:
+    """``shutil.which(name)`` for a command name without a directory, as it searches on
+    POSIX (every start runs this; shutil's import costs more than the search)."""
+    if os.name != "posix" or os.sep in name:
+        import shutil  # noqa: PLC0415
+
+        return shutil.which(name)
+    path = os.environ.get("PATH")
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH")
+        except (AttributeError, ValueError):
+            path = os.defpath
+    if not path:
+        return None
+    seen: set[str] = set()
+    for directory in path.split(os.pathsep):
+        if directory in seen:
+            continue
+        seen.add(directory)
+        candidate = os.path.join(directory, name)
+        if (
+            os.path.exists(candidate)
+            and os.access(candidate, os.F_OK | os.X_OK)
+            and not os.path.isdir(candidate)
+        ):
+            return candidate
+    return None
+
+
 def this_program() -> str:
     """:func:`invoked_as` for this process."""
     argv0 = sys.argv[0] if sys.argv else ""
-    return invoked_as(argv0, sys.executable, shutil.which("pthguard"))
+    return invoked_as(argv0, sys.executable, which("pthguard"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,6 +33,7 @@ from typing import Any
 from pthguard.environment import launcher as _launcher
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
+from pthguard.environment.distfiles import records_cache
 from pthguard.errors import InstallError
 from pthguard.gate.schema import EXIT_REFUSED
 
@@ -281,11 +282,13 @@ def _tag_from_state(state_dir: str) -> str:
 def scan_environment(
     probe: _probe.Probe, *, runtime_view: bool = False
 ) -> tuple[_snapshot.Snapshot, list[Installation]]:
-    """Scan the environment, leaving out pthguard's own files; with ``runtime_view`` (where
+    """Scan the environment, leaving out pthguard's own files, its METADATA and RECORD files
+    read through the environment's stat-keyed cache
+    (:func:`~pthguard.environment.distfiles.records_cache`); with ``runtime_view`` (where
     a manifest is made or installed), also cross-check the distributions with the runtime's
     own view (:func:`~pthguard.environment.snapshot.check_runtime_view`)."""
     installs = installations_of(probe)
-    snap = _snapshot.scan(probe, own=own_files(installs))
+    snap = _snapshot.scan(probe, own=own_files(installs), cache=records_cache(probe.prefix))
     if runtime_view:
         _snapshot.check_runtime_view(snap)
     return snap, installs

@@ -7,11 +7,17 @@ reads ``pyvenv.cfg`` itself, exactly as ``site.venv()`` does, and asks the targe
 ``site.getsitepackages()`` for the directories of each prefix (Debian's ``dist-packages``
 come from there). The result lists the site directories in the order ``site.main()``
 processes them.
+
+The probe costs one interpreter start, so it imports as little as it can: it prints its
+answer with ``ascii()`` (a Python literal of strings, numbers, lists and dicts, read back with
+:func:`ast.literal_eval`) instead of importing ``json``, and asks ``_locale`` for the locale
+encoding as ``locale.getpreferredencoding(False)`` does (``import locale`` only where
+``_locale`` lacks the function that one calls): both would import ``re``.
 """
 
 from __future__ import annotations
 
-import json
+import ast
 import os
 import subprocess
 import sys
@@ -23,8 +29,18 @@ from pthguard.errors import ScanError
 
 # Runs inside the target interpreter: standard library only, Python 3.10+ syntax.
 PROBE_SOURCE = r"""
-import json, os, sys, site, sysconfig
+import os, sys, site, sysconfig
 from importlib import machinery
+
+def locale_encoding():
+    # locale.getpreferredencoding(False), without importing locale (it imports re)
+    import _locale
+    if hasattr(_locale, "getencoding"):  # 3.11+
+        return "utf-8" if sys.flags.utf8_mode else _locale.getencoding()
+    if hasattr(_locale, "_get_locale_encoding"):  # 3.10
+        return "UTF-8" if sys.flags.utf8_mode else _locale._get_locale_encoding()
+    import locale
+    return locale.getpreferredencoding(False)
 
 def read_cfg(path):
     system_site, home = "true", None
@@ -77,7 +93,7 @@ if user_on:
 if not cfg or system_site:
     add(site.getsitepackages(base), "system")
 
-print(json.dumps({
+print(ascii({
     "implementation": sys.implementation.name,
     "version": list(sys.version_info[:3]),
     "cache_tag": sys.implementation.cache_tag,
@@ -97,7 +113,7 @@ print(json.dumps({
     "extension_suffixes": machinery.EXTENSION_SUFFIXES,
     "source_suffixes": machinery.SOURCE_SUFFIXES,
     "bytecode_suffixes": machinery.BYTECODE_SUFFIXES,
-    "locale_encoding": __import__("locale").getpreferredencoding(False),
+    "locale_encoding": locale_encoding(),
     "utf8_mode": sys.flags.utf8_mode,
 }))
 """
@@ -176,7 +192,82 @@ class Probe:
 
 def probe(python: str | None = None) -> Probe:
     """Probe ``python`` (default: this interpreter) with ``-S -I``; raises :class:`ScanError`."""
-    exe = python or sys.executable
+    return start(python).result()
+
+
+def start(python: str | None = None) -> PendingProbe:
+    """Start probing ``python``; the answer (or the error :func:`probe` would raise) comes
+    from :meth:`PendingProbe.result`, so a command can go on (import what it needs) while the
+    interpreter starts, and still report errors in the order it always has."""
+    return PendingProbe(python)
+
+
+class PendingProbe:
+    """A probe running in the background (see :func:`start`); as a context manager, a probe
+    whose answer was never collected (the command failed first) is stopped on exit."""
+
+    def __init__(self, python: str | None) -> None:
+        self.exe = python or sys.executable
+        self._error: ScanError | None = None
+        self._answer: Probe | None = None
+        self._process: subprocess.Popen[str] | None = None
+        try:
+            _check(python)
+            self._process = subprocess.Popen(
+                [self.exe, "-S", "-I", "-c", PROBE_SOURCE],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=_environ(),
+            )
+        except ScanError as exc:
+            self._error = exc
+        except OSError as exc:
+            self._error = ScanError(
+                f"cannot run interpreter {self.exe}: {exc}", remedy="check --python"
+            )
+
+    def __enter__(self) -> PendingProbe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()
+
+    def discard(self) -> None:
+        """Stop the interpreter if it still runs and its answer was not collected."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.kill()
+            process.communicate()
+
+    def result(self) -> Probe:
+        """The probe's answer; raises :class:`ScanError`."""
+        if self._answer is None:
+            self._answer = self._wait()
+        return self._answer
+
+    def _wait(self) -> Probe:
+        if self._error is not None:
+            raise self._error
+        process = self._process
+        assert process is not None  # noqa: S101 (set whenever there is no error)
+        exe = self.exe
+        try:
+            stdout, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired as exc:
+            process.kill()
+            process.communicate()
+            raise ScanError(
+                f"cannot run interpreter {exe}: {exc}", remedy="check --python"
+            ) from exc
+        if process.returncode != 0:
+            last = (stderr.strip().splitlines() or ["no output"])[-1]
+            raise ScanError(f"interpreter {exe} failed to report its paths: {last}")
+        return read_answer(exe, stdout)
+
+
+def _check(python: str | None) -> None:
     if python is not None and not Path(python).exists():
         raise ScanError(f"interpreter {python} does not exist", remedy="check --python")
     if python is not None and Path(python).is_dir():
@@ -187,27 +278,26 @@ def probe(python: str | None = None) -> Probe:
             if inside.exists()
             else "pass the interpreter of the environment (e.g. --python VENV/bin/python)",
         )
-    # -I already ignores PYTHON* for the interpreter itself; the two that site reads from
-    # os.environ at a normal start stay, so the probe sees the user site that start would.
+
+
+def _environ() -> dict[str, str]:
+    """-I already ignores PYTHON* for the interpreter itself; the two that site reads from
+    os.environ at a normal start stay, so the probe sees the user site that start would."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     for name in ("PYTHONNOUSERSITE", "PYTHONUSERBASE"):
         if name in os.environ:
             env[name] = os.environ[name]
+    return env
+
+
+def read_answer(exe: str, stdout: str) -> Probe:
+    """The :class:`Probe` that :data:`PROBE_SOURCE` printed; raises :class:`ScanError`."""
     try:
-        done = subprocess.run(
-            [exe, "-S", "-I", "-c", PROBE_SOURCE],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=env,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ScanError(f"cannot run interpreter {exe}: {exc}", remedy="check --python") from exc
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ScanError(f"interpreter {exe} failed to report its paths: {last}")
-    try:
-        return Probe.from_json(json.loads(done.stdout))
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        data = ast.literal_eval(stdout.strip())
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a dict, found {type(data).__name__}")
+        return Probe.from_json(data)
+    except (ValueError, KeyError, TypeError, IndexError, SyntaxError, RecursionError) as exc:
         raise ScanError(f"interpreter {exe} gave an unreadable answer: {exc}") from exc
+    except MemoryError as exc:  # literal_eval's parser stack (``-`` repeated): not real memory
+        raise ScanError(f"interpreter {exe} gave an unreadable answer (nested too deeply)") from exc

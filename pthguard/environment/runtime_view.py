@@ -31,12 +31,17 @@ def runtime_distributions(site_dir: str) -> list[SeenDistribution]:
 
     found = []
     for dist in importlib_metadata.distributions(path=[site_dir]):
-        raw_name = dist.metadata["Name"] if dist.metadata is not None else None
+        metadata = dist.metadata  # read and parsed once (each access reads the file again)
+        raw_name = metadata["Name"] if metadata is not None else None
+        try:
+            version = metadata["Version"] if metadata is not None else dist.version
+        except KeyError:
+            version = dist.version  # raises as importlib-metadata does for a missing field
         where = str(getattr(dist, "_path", site_dir))
         found.append(
             SeenDistribution(
                 name=canonicalize_name(raw_name) if raw_name else "",
-                version=str(dist.version or ""),
+                version=str(version or ""),
                 where=where,
             )
         )

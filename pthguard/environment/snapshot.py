@@ -20,19 +20,18 @@ import json
 import os
 import stat
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
-
-from packaging.utils import canonicalize_name
 
 from pthguard._internal.hashing import sha256_bytes, sha256_file
-from pthguard.environment import runtime_view as _runtime_view
+from pthguard._internal.statcache import StatCache
+from pthguard.environment.claims import Claims
+from pthguard.environment.distfiles import EMPTY_TABLE, DistFiles, RecordTable, read_optional
 from pthguard.environment.finder import find_module
 from pthguard.environment.probe import Probe
 from pthguard.environment.rules import BLOCKING, RULES
-from pthguard.errors import ScanError
 from pthguard.findings import Finding
 from pthguard.formats import pth as _pth
 from pthguard.formats import record as _record
+from pthguard.formats.metadata import normalize_name
 from pthguard.manifest.model import (
     Distribution,
     EnvironmentInfo,
@@ -55,7 +54,12 @@ class DistributionScan:
     """A distribution with what deep verification needs beyond the manifest entry."""
 
     entry: Distribution
-    rows: tuple[_record.RecordRow, ...] = ()
+    #: The RECORD's rows as columns (:class:`~pthguard.environment.distfiles.RecordTable`).
+    record: RecordTable = EMPTY_TABLE
+
+    @property
+    def rows(self) -> tuple[_record.RecordRow, ...]:
+        return self.record.rows()
 
 
 @dataclass(slots=True, kw_only=True)
@@ -104,6 +108,8 @@ def check_runtime_view(snap: Snapshot) -> None:
     :mod:`pthguard.environment.runtime_view`): one it sees that the snapshot does not describe
     blocks an honest manifest. Used where a manifest is made or installed, not by ``verify``
     (it costs the import of importlib-metadata)."""
+    from pthguard.environment import runtime_view as _runtime_view  # noqa: PLC0415
+
     for site in snap.site_dirs:
         described = {
             (d.entry.name, d.entry.version)
@@ -127,8 +133,12 @@ def _utf8_name(name: str) -> bool:
     return True
 
 
-def scan(probe: Probe, own: dict[str, bytes | None] | None = None) -> Snapshot:
-    """Scan the environment ``probe`` describes, leaving out pthguard's ``own`` files."""
+def scan(
+    probe: Probe, own: dict[str, bytes | None] | None = None, *, cache: StatCache | None = None
+) -> Snapshot:
+    """Scan the environment ``probe`` describes, leaving out pthguard's ``own`` files;
+    METADATA and RECORD files are read through ``cache``
+    (:func:`pthguard.environment.distfiles.records_cache`), saved at the end."""
     snap = Snapshot(
         environment=EnvironmentInfo(
             implementation=probe.implementation,
@@ -141,9 +151,13 @@ def scan(probe: Probe, own: dict[str, bytes | None] | None = None) -> Snapshot:
         version=probe.minor,
         own=dict(own or {}),
     )
+    files = DistFiles(cache)
+    escapes = _Escapes(probe)
     for site in probe.site_dirs:
         if site.exists:
-            _scan_site_dir(snap, probe, site.path, site.role)
+            _scan_site_dir(snap, probe, site.path, site.role, files=files, escapes=escapes)
+    if cache is not None:
+        cache.save()
     search = snap.import_search(probe)
     names = ["sitecustomize"] + (["usercustomize"] if probe.user_site_enabled else [])
     for module in names:
@@ -151,7 +165,9 @@ def scan(probe: Probe, own: dict[str, bytes | None] | None = None) -> Snapshot:
     return snap
 
 
-def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
+def _scan_site_dir(
+    snap: Snapshot, probe: Probe, path: str, role: str, *, files: DistFiles, escapes: _Escapes
+) -> None:
     try:
         names = sorted(os.listdir(path))
     except OSError as exc:
@@ -171,21 +187,21 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
                 os.path.join(path, shown.decode("utf-8", "backslashreplace")),
                 f"file name {shown!r} is not UTF-8; rename or remove it",
             )
-    claims: dict[str, list[str]] = {}
+    claims = Claims(path)
     dists: list[DistributionScan] = []
     for name in good_names:
         if name.endswith(METADATA_SUFFIXES):
-            found = _scan_distribution(snap, path, name, claims)
+            found = _scan_distribution(snap, path, name, claims, files)
             if found is not None:
                 dists.append(found)
-                _check_record_paths(snap, probe, path, found)
+                escapes.check(snap, path, found)
     startup: list[StartupFile] = []
     for name in good_names:
         if name.endswith(STARTUP_SUFFIXES) and not _pth.is_skipped_name(name, probe.minor):
             entry = _scan_startup_file(snap, probe, path, name, claims)
             if entry is not None:
                 startup.append(entry)
-    top_claimed = {rel.split("/", 1)[0] for rel in claims}
+    top_claimed = claims.claimed_top_level()
     unclaimed = [
         name
         for name in good_names
@@ -194,7 +210,7 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
         and not name.endswith(METADATA_SUFFIXES)
         and not name.endswith(STARTUP_SUFFIXES)
     ]
-    for rel, owners in sorted(claims.items()):
+    for rel, owners in claims.claimed_twice():
         if len(set(owners)) > 1:
             snap.note(
                 "claimed-twice",
@@ -213,7 +229,7 @@ def _scan_site_dir(snap: Snapshot, probe: Probe, path: str, role: str) -> None:
 
 
 def _scan_startup_file(
-    snap: Snapshot, probe: Probe, site: str, name: str, claims: dict[str, list[str]]
+    snap: Snapshot, probe: Probe, site: str, name: str, claims: Claims
 ) -> StartupFile | None:
     full = os.path.join(site, name)
     try:
@@ -260,48 +276,17 @@ def _scan_startup_file(
                 "not UTF-8: Python ignores this .start file; "
                 "allowlisted by its bytes, with no entry points",
             )
-    owners = claims.get(name, [])
     return StartupFile(
         name=name,
         sha256=sha256_bytes(data),
         size=len(data),
         code_lines=tuple(code),
-        owner=owners[0] if owners else None,
+        owner=claims.owner(name),
     )
 
 
-def _read_optional(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:  # e.g. an unreadable RECORD: no honest scan without it
-        raise ScanError(
-            f"cannot read {path} ({exc.strerror})",
-            remedy="fix its permissions, or run as a user who can read the environment",
-        ) from exc
-
-
-def _metadata_fields(data: bytes) -> tuple[str, str]:
-    headers = BytesHeaderParser().parsebytes(data)
-    return str(headers.get("Name", "")).strip(), str(headers.get("Version", "")).strip()
-
-
-def _claim(claims: dict[str, list[str]], site: str, base: str, rel: str, owner: str) -> None:
-    """Record that ``owner`` claims ``rel`` (relative to ``base``, inside ``site``)."""
-    if base == site and not rel.startswith(("/", "./")) and ".." not in rel and "//" not in rel:
-        claims.setdefault(rel, []).append(owner)  # the common RECORD row: already normal
-        return
-    full = os.path.normpath(os.path.join(base, rel))
-    inside = os.path.relpath(full, site)
-    if inside.startswith(("..", "/")):
-        return  # scripts, data files: outside the site directory
-    claims.setdefault(inside.replace(os.sep, "/"), []).append(owner)
-
-
 def _scan_distribution(
-    snap: Snapshot, site: str, meta_name: str, claims: dict[str, list[str]]
+    snap: Snapshot, site: str, meta_name: str, claims: Claims, files: DistFiles
 ) -> DistributionScan | None:
     meta_path = os.path.join(site, meta_name)
     kind = "dist-info" if meta_name.endswith(".dist-info") else "egg-info"
@@ -314,11 +299,7 @@ def _scan_distribution(
         if is_dir
         else meta_path
     )
-    try:
-        metadata = _read_optional(metadata_file)
-    except OSError as exc:
-        snap.note("unreadable", metadata_file, f"cannot read: {exc.strerror}")
-        return None
+    metadata = files.metadata(metadata_file)
     if metadata is None:
         snap.note(
             "metadata-missing",
@@ -326,25 +307,24 @@ def _scan_distribution(
             "no METADATA/PKG-INFO: not a distribution Python can see; remove the directory",
         )
         return None
-    raw_name, version = _metadata_fields(metadata)
-    if not raw_name or not version:
+    if not metadata.name or not metadata.version:
         snap.note("metadata-incomplete", metadata_file, "metadata lacks Name or Version")
         return None
-    name = canonicalize_name(raw_name)
+    name = normalize_name(metadata.name)
     installer = None
     editable = False
     record_hash = None
-    rows: tuple[_record.RecordRow, ...] = ()
-    files: list[FileHash] = []
-    claims.setdefault(meta_name, []).append(name)
+    table = EMPTY_TABLE
+    hashed: list[FileHash] = []
+    claims.add(site, meta_name, name)
     if kind == "dist-info":
-        raw_installer = _read_optional(os.path.join(meta_path, "INSTALLER"))
+        raw_installer = read_optional(os.path.join(meta_path, "INSTALLER"))
         if raw_installer is not None:
             installer = raw_installer.decode("utf-8", "replace").strip() or None
-        direct_url = _read_optional(os.path.join(meta_path, "direct_url.json"))
+        direct_url = read_optional(os.path.join(meta_path, "direct_url.json"))
         if direct_url is not None:
             editable = _is_editable(direct_url)
-        record = _read_optional(os.path.join(meta_path, "RECORD"))
+        record = files.record(os.path.join(meta_path, "RECORD"))
         if record is None:
             snap.note(
                 "record-missing",
@@ -352,14 +332,14 @@ def _scan_distribution(
                 "no RECORD: its files cannot be checked (reinstall it with pip)",
             )
         else:
-            record_hash = sha256_bytes(record)
-            rows, problems = _record.read_record(record)
-            for problem in problems:
+            record_hash, table = record
+            for problem in table.problems:
                 snap.note("record-malformed", os.path.join(meta_path, "RECORD"), problem)
-            for row in rows:
-                _claim(claims, site, site, row.path, name)
+            claims.add_plain(table.inside, table.tops, name)
+            for rel in table.others:
+                claims.add(site, rel, name)
     elif is_dir:
-        listing = _read_optional(os.path.join(meta_path, "installed-files.txt"))
+        listing = read_optional(os.path.join(meta_path, "installed-files.txt"))
         if listing is None:
             snap.note(
                 "installed-files-missing",
@@ -371,56 +351,82 @@ def _scan_distribution(
                 rel = line.strip()
                 if not rel:
                     continue
-                _claim(claims, site, meta_path, rel, name)
+                claims.add(meta_path, rel, name)
                 full = os.path.normpath(os.path.join(meta_path, rel))
                 inside = os.path.relpath(full, site).replace(os.sep, "/")
                 if inside.startswith("..") or rel.endswith(".pyc") or not os.path.isfile(full):
                     continue
                 try:
-                    files.append(FileHash(path=inside, sha256=sha256_file(full)))
+                    hashed.append(FileHash(path=inside, sha256=sha256_file(full)))
                 except OSError as exc:
                     snap.note("unreadable", full, f"cannot read: {exc}")
     entry = Distribution(
         name=name,
-        version=version,
+        version=metadata.version,
         site_dir=site,
         metadata_dir=meta_name,
         kind=kind,  # type: ignore[arg-type]
         installer=installer,
-        metadata_sha256=sha256_bytes(metadata),
+        metadata_sha256=metadata.sha256,
         record_sha256=record_hash,
         editable=editable,
-        files=tuple(sorted(set(files), key=lambda h: h.path)),
+        files=tuple(sorted(set(hashed), key=lambda h: h.path)),
     )
-    return DistributionScan(entry=entry, rows=rows)
+    return DistributionScan(entry=entry, record=table)
 
 
-def _check_record_paths(snap: Snapshot, probe: Probe, site: str, found: DistributionScan) -> None:
+class _Escapes:
     """RECORD rows that leave the site directory may land in scripts, headers or data
     (``bin/``, ``include/``, ``share/``), never in a directory the interpreter imports from
     (the standard library, ``lib-dynload``, another site directory: a wheel's
     ``.data/data/lib/pythonX.Y/...`` in a non-venv install)."""
-    imported = {
-        os.path.realpath(p)
-        for p in (*probe.sys_path, probe.stdlib, *(s.path for s in probe.site_dirs))
-        if p and os.path.isabs(p)
-    }
-    here = os.path.realpath(site)
-    imported.discard(here)
-    for row in found.rows:
-        if not row.path.startswith("../") and not os.path.isabs(row.path):
-            continue
-        target = os.path.realpath(os.path.join(site, row.path))
-        if target.startswith(here + os.sep):
-            continue
-        into = next((d for d in sorted(imported) if target.startswith(d + os.sep)), None)
-        if into is not None:
-            snap.note(
-                "record-escapes",
-                os.path.join(site, found.entry.metadata_dir, "RECORD"),
-                f"{found.entry.name} {found.entry.version} wrote {row.path} into {into}, "
-                "which the interpreter imports from; remove that distribution",
-            )
+
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+        self._imported: set[str] | None = None
+        self._real_dirs: dict[str, str] = {}
+
+    def _imported_dirs(self) -> set[str]:
+        if self._imported is None:
+            probe = self.probe
+            self._imported = {
+                os.path.realpath(p)
+                for p in (*probe.sys_path, probe.stdlib, *(s.path for s in probe.site_dirs))
+                if p and os.path.isabs(p)
+            }
+        return self._imported
+
+    def _realpath(self, path: str) -> str:
+        """``os.path.realpath(path)``, resolving each directory once per scan."""
+        parent, base = os.path.split(path)
+        if base in ("", ".", ".."):
+            return os.path.realpath(path)
+        real_parent = self._real_dirs.get(parent)
+        if real_parent is None:
+            real_parent = self._real_dirs[parent] = os.path.realpath(parent)
+        joined = os.path.join(real_parent, base)
+        return os.path.realpath(path) if os.path.islink(joined) else joined
+
+    def check(self, snap: Snapshot, site: str, found: DistributionScan) -> None:
+        escaping = [
+            rel for rel in found.record.others if rel.startswith("../") or os.path.isabs(rel)
+        ]
+        if not escaping:
+            return
+        imported = self._imported_dirs() - {self._realpath(site)}
+        here = self._realpath(site)
+        for rel in escaping:
+            target = self._realpath(os.path.join(site, rel))
+            if target.startswith(here + os.sep):
+                continue
+            into = next((d for d in sorted(imported) if target.startswith(d + os.sep)), None)
+            if into is not None:
+                snap.note(
+                    "record-escapes",
+                    os.path.join(site, found.entry.metadata_dir, "RECORD"),
+                    f"{found.entry.name} {found.entry.version} wrote {rel} into {into}, "
+                    "which the interpreter imports from; remove that distribution",
+                )
 
 
 def _is_editable(data: bytes) -> bool:

@@ -59,6 +59,9 @@ _URLSAFE_B64_RE = re.compile(r"[A-Za-z0-9_-]*\Z")
 _HEX_RE = re.compile(r"[0-9a-fA-F]{64}\Z")
 _SIZE_RE = re.compile(r"[0-9]+\Z")
 _DRIVE_RE = re.compile(r"[A-Za-z]:")
+#: A hash field in its one canonical spelling: 43 URL-safe base64 characters, the last with
+#: its two unused low bits zero (a 32-byte digest fills 256 of their 258 bits).
+_CANONICAL_HASH_RE = re.compile(r"sha256=[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]\Z")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,15 +174,20 @@ def parse_record_lenient(lines: Iterable[str]) -> tuple[tuple[RecordRow, ...], l
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             blank_rows.append(number)
             continue
-        problems.extend(f"row {n}: blank line" for n in blank_rows)
-        blank_rows.clear()
+        if blank_rows:
+            problems.extend(f"row {n}: blank line" for n in blank_rows)
+            blank_rows.clear()
 
-        row, row_problems = _parse_fields(fields)
+        row = _plain_row(fields)
+        row_problems: list[str] = []
+        if row is None:
+            row, row_problems = _parse_fields(fields)
         if row is not None and row.path in first_row_of:
             row_problems.append(
                 f"duplicate path {row.path!r} (first on row {first_row_of[row.path]})"
             )
-        problems.extend(f"row {number}: {problem}" for problem in row_problems)
+        if row_problems:
+            problems.extend(f"row {number}: {problem}" for problem in row_problems)
         if row is not None and not row_problems:
             rows.append(row)
             first_row_of[row.path] = number
@@ -200,6 +208,37 @@ def _csv_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str], str | None
             yield start, [], str(exc)
             continue
         yield start, fields, None
+
+
+def _plain_row(fields: list[str]) -> RecordRow | None:
+    """The row, when its fields are in the form installers write (a path with none of the
+    problems :func:`_path_problems` finds, a canonical sha256 or none, a size or none): what
+    :func:`_parse_fields` returns for them, without its checks one by one. ``None`` for any
+    other row, which :func:`_parse_fields` then reads and explains."""
+    if len(fields) != 3:
+        return None
+    path, hash_field, size_field = fields
+    if (
+        not path
+        or path[0] in "/\\"
+        or "\0" in path
+        or "\n" in path
+        or "\r" in path
+        or _DRIVE_RE.match(path) is not None
+    ):
+        return None
+    sha256 = None
+    if hash_field:
+        if _CANONICAL_HASH_RE.match(hash_field) is None:
+            return None
+        encoded = hash_field[len(_ALGORITHM) + 1 :].replace("-", "+").replace("_", "/")
+        sha256 = binascii.a2b_base64(encoded + "=").hex()
+    size = None
+    if size_field:
+        if _SIZE_RE.match(size_field) is None:
+            return None
+        size = int(size_field)
+    return RecordRow(path=path, sha256=sha256, size=size)
 
 
 def _parse_fields(fields: list[str]) -> tuple[RecordRow | None, list[str]]:

@@ -90,13 +90,17 @@ def install(
     mode: str | None,
     allow_downgrade: bool,
     now: dt.datetime,
+    probe: _probe.Probe | None = None,
 ) -> InstallResult:
+    """``probe``: what ``python`` reported, when the caller probed it already (``protect``
+    and ``change`` install what they just snapshotted): one probe per command."""
     data = read_bytes(manifest_path, "manifest")
     envelope = _envelope.parse_envelope(data, str(manifest_path))
     anchors = [k for p in trust for k in _keys.load_anchors(p, now)]
     result = _envelope.verify(envelope, anchors, now, str(manifest_path))
     manifest = envelope.manifest
-    probe = _probe.probe(python)
+    if probe is None:
+        probe = _probe.probe(python)
     python = probe.executable
     existing_sites = [s.path for s in probe.site_dirs if s.exists]
     # Never the user site: -s, PYTHONNOUSERSITE or another user's HOME start without it.

@@ -81,6 +81,7 @@ class ProtectPlan:
     judgement: Judgement
     python: str  # the interpreter, resolved
     installed: bool  # a guard is installed now (else: the last copy is the previous one)
+    probe: _probe.Probe | None = None  # what the interpreter reported (install reuses it)
 
 
 DEFAULT_EXPIRES_DAYS = 365
@@ -158,6 +159,7 @@ def plan(
         judgement=judgement,
         python=probe.executable,
         installed=bool(installs),
+        probe=probe,
     )
 
 
@@ -214,4 +216,5 @@ def apply(chosen: ProtectPlan, python: str | None, *, now: dt.datetime) -> _inst
         mode=None,
         allow_downgrade=False,
         now=now,
+        probe=chosen.probe,
     )

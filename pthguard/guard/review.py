@@ -140,9 +140,9 @@ def _record_owners(snap: _snapshot.Snapshot) -> dict[str, tuple[str | None, str 
     owners: dict[str, tuple[str | None, str | None]] = {}
     for dist in snap.distributions:
         label = f"{dist.entry.name} {dist.entry.version}"
-        for row in dist.rows:
-            full = os.path.normpath(os.path.join(dist.entry.site_dir, row.path))
-            owners[full] = (None, None) if full in owners else (label, row.sha256)
+        table = dist.record
+        for full, digest in zip(table.full_paths(dist.entry.site_dir), table.sha256s, strict=True):
+            owners[full] = (None, None) if full in owners else (label, digest)
     return owners
 
 

@@ -123,13 +123,16 @@ def take(
     on_finding: Callable[[Finding], None],
     previous: Manifest | None = None,
     approvals: Sequence[ApprovalRequest] = (),
+    pending: _probe.PendingProbe | None = None,
 ) -> Taken:
     """The manifest of ``python``'s environment, its startup code judged against
     ``previous``. Every finding of the scan goes to ``on_finding``; an ``error`` finding
-    then stops it (no honest manifest is possible)."""
+    then stops it (no honest manifest is possible). ``pending``: the probe of ``python``,
+    already started."""
     # pthguard's own files (gate, state, watchdog) never belong in a manifest: a guarded
     # environment is snapshotted again for the next version
-    probe = _probe.probe(python)
+    with pending or _probe.start(python) as started:
+        probe = started.result()
     snap, _ = _layout.scan_environment(probe, runtime_view=True)
     for finding in snap.findings:
         on_finding(finding)
@@ -161,10 +164,18 @@ def write(
     on_finding: Callable[[Finding], None],
     previous: Manifest | None = None,
     approvals: Sequence[ApprovalRequest] = (),
+    pending: _probe.PendingProbe | None = None,
 ) -> Taken:
     """:func:`take`, then write the manifest unsigned to ``output`` if its startup code
     needs no approval that was not given; nothing is written otherwise."""
-    taken = take(python, spec, on_finding=on_finding, previous=previous, approvals=approvals)
+    taken = take(
+        python,
+        spec,
+        on_finding=on_finding,
+        previous=previous,
+        approvals=approvals,
+        pending=pending,
+    )
     if taken.ok:
         write_atomic(output, Envelope.from_manifest(taken.manifest).to_bytes())
     return taken

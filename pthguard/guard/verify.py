@@ -10,8 +10,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pthguard.environment import deep as _deep
 from pthguard.environment import layout as _layout
 from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
@@ -24,6 +24,9 @@ from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import keys as _keys
 from pthguard.manifest.compare import Difference
 from pthguard.manifest.envelope import Envelope, VerificationResult
+
+if TYPE_CHECKING:
+    from pthguard.environment.deep import Progress
 
 __all__ = ["VerifyReport", "installed_defaults", "verify"]
 
@@ -77,19 +80,20 @@ def verify(
     *,
     now: dt.datetime,
     deep: bool = False,
-    progress: _deep.Progress | None = None,
+    progress: Progress | None = None,
+    pending: _probe.PendingProbe | None = None,
 ) -> VerifyReport:
     """Check the signatures of ``manifest`` against ``trust`` at ``now``, then compare the
-    environment of ``python`` with it (``deep``: also hash every file every RECORD lists)."""
-    probe = None
-    if manifest is None or not trust:
-        probe = _probe.probe(python)
-        manifest, trust = installed_defaults(probe, manifest, trust)
-    envelope = _envelope.read_envelope(manifest)
-    trusted = [k for p in trust for k in _keys.load_anchors(p)]
-    result = _envelope.verify(envelope, trusted, now, str(manifest))
-    if probe is None:
-        probe = _probe.probe(python)
+    environment of ``python`` with it (``deep``: also hash every file every RECORD lists).
+    ``pending``: the probe of ``python``, already started (:func:`pthguard.environment.probe.
+    start`); its errors are raised where a probe made here would raise them."""
+    with pending if pending is not None else _probe.start(python) as started:
+        if manifest is None or not trust:
+            manifest, trust = installed_defaults(started.result(), manifest, trust)
+        envelope = _envelope.read_envelope(manifest)
+        trusted = [k for p in trust for k in _keys.load_anchors(p)]
+        result = _envelope.verify(envelope, trusted, now, str(manifest))
+        probe = started.result()
     snap, installs = _layout.scan_environment(probe)
     for inst in installs:
         problem = _layout.launcher_problem(inst)
@@ -98,6 +102,8 @@ def verify(
     live = _snapshot.live_manifest(snap, envelope.manifest)
     differences = _compare.compare(envelope.manifest, live, include_unclaimed=deep)
     if deep:
+        from pthguard.environment import deep as _deep  # noqa: PLC0415 (--deep only)
+
         differences += _deep.deep_differences(envelope.manifest, snap, progress=progress)
     return VerifyReport(
         manifest_path=str(manifest),

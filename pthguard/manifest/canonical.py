@@ -15,6 +15,7 @@ no NaN/Infinity.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,11 +34,18 @@ _SHORT_ESCAPES = {
 }
 
 
+#: A character that is written escaped; a string without one is written as it is.
+_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
 def _encode_string(text: str, out: list[str]) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise CanonicalJSONError(f"string is not valid Unicode: {text!r}") from exc
+    if _ESCAPED.search(text) is None:
+        out.append(f'"{text}"')
+        return
     out.append('"')
     for char in text:
         if char in _SHORT_ESCAPES:

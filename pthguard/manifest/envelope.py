@@ -28,7 +28,6 @@ from pthguard.errors import (
     PthguardError,
     SignatureError,
 )
-from pthguard.formats import sshsig as _sshsig
 from pthguard.manifest.canonical import canonical_bytes, dumps_pretty, loads
 from pthguard.manifest.keys import PrivateKey, PublicKey
 from pthguard.manifest.model import Manifest
@@ -136,6 +135,8 @@ def _parse_signature(value: object, path: str, problems: Problems) -> Signature 
 
 def _check_sshsig_entry(made: Signature, path: str, problems: Problems) -> None:
     """Structure only (no signature work): namespace, keyid and sig agree with the SSHSIG."""
+    from pthguard.formats import sshsig as _sshsig  # noqa: PLC0415 (SSH signatures only)
+
     try:
         parsed = _sshsig.parse_sshsig(made.sshsig or "", "the SSH signature")
     except PthguardError as exc:
@@ -175,6 +176,8 @@ def sign(envelope: Envelope, key: PrivateKey) -> Envelope:
 def signature_valid(signature: Signature, key: PublicKey, message: bytes) -> bool:
     """True when ``signature`` is ``key``'s valid signature of ``message`` (either format)."""
     if signature.format == "sshsig":
+        from pthguard.formats import sshsig as _sshsig  # noqa: PLC0415 (SSH signatures only)
+
         try:
             parsed = _sshsig.parse_sshsig(signature.sshsig or "")
             _sshsig.verify_sshsig(parsed, message, raw_key=key.raw)

@@ -12,20 +12,28 @@ allowed_signers anchor is named by its first principal.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from pthguard._internal.fs import read_bytes
 from pthguard.errors import KeyFileError
-from pthguard.formats import allowed_signers as _allowed_signers
 from pthguard.formats import openssh as _openssh
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives import serialization
+
+#: The DER of an Ed25519 SubjectPublicKeyInfo before its 32 key bytes (RFC 8410).
+_ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+_PEM_HEAD = b"-----BEGIN PUBLIC KEY-----\n"
+_PEM_TAIL = b"\n-----END PUBLIC KEY-----\n"
 
 
 def keyid_of_raw(raw: bytes) -> str:
@@ -58,6 +66,8 @@ class PrivateKey:
 
     @property
     def public(self) -> PublicKey:
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
         raw = self.key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -73,6 +83,8 @@ def generate(name: str) -> PrivateKey:
 
 
 def private_pem(key: PrivateKey, passphrase: bytes | None) -> bytes:
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(passphrase)
         if passphrase
@@ -84,6 +96,8 @@ def private_pem(key: PrivateKey, passphrase: bytes | None) -> bytes:
 
 
 def public_pem(key: PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
     return key.verifier().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -132,6 +146,8 @@ def load_private_key(path: Path, passphrase: bytes | None) -> PrivateKey:
             f"{path} is encrypted and no passphrase was given",
             remedy="use --passphrase-file, PTHGUARD_PASSPHRASE, or a terminal to be asked",
         )
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
     try:
         key = serialization.load_pem_private_key(
             data, password=passphrase if is_encrypted_pem(data) else None
@@ -174,6 +190,8 @@ def _load_openssh_private_key(path: Path, data: bytes, passphrase: bytes | None)
             f"{path} is encrypted and no passphrase was given",
             remedy="use --passphrase-file, PTHGUARD_PASSPHRASE, or a terminal to be asked",
         )
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
     try:
         key = serialization.load_ssh_private_key(
             data, password=passphrase if info.encrypted else None
@@ -302,6 +320,8 @@ def _ssh_key_entries(path: Path, data: bytes, now: dt.datetime) -> list[KeyEntry
                 )
             )
         return entries
+    from pthguard.formats import allowed_signers as _allowed_signers  # noqa: PLC0415
+
     parsed = _allowed_signers.parse_allowed_signers(text, str(path))
     reasons = list(parsed.skipped)
     entries = []
@@ -351,6 +371,11 @@ def key_show_all(path: Path, now: dt.datetime | None = None) -> list[dict[str, o
 
 
 def _load_pem_public_key(path: Path, data: bytes) -> PublicKey:
+    raw = _keygen_pem_raw(data)
+    if raw is not None:
+        return PublicKey(raw=raw, name=key_name(path))
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -366,11 +391,30 @@ def _load_pem_public_key(path: Path, data: bytes) -> PublicKey:
     return PublicKey(raw=raw, name=key_name(path))
 
 
+def _keygen_pem_raw(data: bytes) -> bytes | None:
+    """The raw key of a PEM public key in exactly the bytes ``public_pem`` writes (so exactly
+    what ``cryptography`` reads from them), else ``None``."""
+    if not (data.startswith(_PEM_HEAD) and data.endswith(_PEM_TAIL)):
+        return None
+    body = data[len(_PEM_HEAD) : -len(_PEM_TAIL)]
+    try:
+        der = base64.b64decode(body, validate=True)
+    except ValueError:
+        return None
+    if len(der) != len(_ED25519_SPKI_PREFIX) + 32 or not der.startswith(_ED25519_SPKI_PREFIX):
+        return None
+    if base64.b64encode(der) != body:  # one spelling only (no padding tricks, no newlines)
+        return None
+    return der[len(_ED25519_SPKI_PREFIX) :]
+
+
 def _article(word: str) -> str:
     return f"an {word}" if word[:1] in "AEIOUR" else f"a {word}"
 
 
 def _algorithm(key: object) -> str:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa  # noqa: PLC0415
+
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return "RSA"
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):

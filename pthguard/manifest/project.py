@@ -14,9 +14,8 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 
-from packaging.utils import canonicalize_name
-
 from pthguard.errors import PthguardError
+from pthguard.formats.metadata import normalize_name
 from pthguard.gate.names import name_fits
 from pthguard.manifest.model import Manifest, ProjectRule, ProjectStartupFile
 
@@ -53,7 +52,7 @@ def version_placeholder(file_name: str, versions: set[str]) -> str:
 
 def loosen(manifest: Manifest, project: str) -> Manifest:
     """The manifest with ``project`` as ``policy.project`` (see the module docstring)."""
-    name = canonicalize_name(project)
+    name = normalize_name(project)
     dists = [d for d in manifest.distributions if d.name == name]
     if not dists:
         raise PthguardError(

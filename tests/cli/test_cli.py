@@ -372,6 +372,36 @@ def test_drift_uninstalled(guarded: Guarded) -> None:
     )
 
 
+def test_drift_record_rewritten_after_a_cached_verify(guarded: Guarded) -> None:
+    """A first verify leaves every RECORD in the records cache; then beta's RECORD is
+    rewritten with a row claiming alpha's ``__init__.py`` and a malformed row. Expected: the
+    RECORD is read and parsed again: beta is a changed distribution (its new RECORD sha256)
+    and the new rows' findings are reported (claimed twice, malformed)."""
+    check_drift(guarded, [], [], code=0)
+    check_drift(guarded, [], [], code=0)  # warm: from the cache
+    site = guarded.venv.site_packages
+    record = site / "beta-1.0.dist-info" / "RECORD"
+    data = record.read_bytes() + b"alpha/__init__.py,,\nbeta_extra.py,md5=abc,3\n"
+    record.write_bytes(data)
+    subject = f"beta ({guarded.site})"
+    doc = check_drift(
+        guarded,
+        [("distribution", "changed", subject)],
+        [f"  changed distribution {subject}"],
+    )
+    (diff,) = doc["differences"]
+    assert f"RECORD sha256 {hashlib.sha256(data).hexdigest()}" in diff["found"]
+    findings = {(f["path"], f["message"]) for f in doc["findings"]}
+    assert (
+        str(site / "alpha" / "__init__.py"),
+        "claimed by several distributions: alpha, beta",
+    ) in findings
+    assert any(
+        path == str(record) and "unsupported hash algorithm 'md5'" in message
+        for path, message in findings
+    )
+
+
 def test_drift_edited_file_only_deep(guarded: Guarded) -> None:
     path = guarded.venv.site_packages / "beta.py"
     path.write_bytes(b"def hello():\n    return 'pwned'\n")

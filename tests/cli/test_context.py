@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pthguard.cli.app import run
-from pthguard.cli.context import Context, invoked_as
+from pthguard.cli.context import Context, invoked_as, which
 from tests.conftest import Guarded, approvals_for
 
 
@@ -304,3 +305,25 @@ def test_command_line_is_what_was_run_without_the_dropped_options() -> None:
         "/x/pthguard protect --python /v/bin/py --approve sha256:a --yes --approve=sha256:b "
         "--mode warn --approvals 'my file'"
     )
+
+
+@pytest.mark.parametrize("path", [None, "", ":", "A:B", "B:A:B", "NOEXEC:A", "DIR:A", "missing:A"])
+def test_which_is_shutils(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str | None
+) -> None:
+    """``which`` (no shutil import on every start) finds what ``shutil.which`` finds."""
+    for name in ("A", "B", "NOEXEC", "DIR"):
+        (tmp_path / name).mkdir()
+    for name in ("A", "B"):
+        (tmp_path / name / "pthguard").write_text("#!/bin/sh\n")
+        (tmp_path / name / "pthguard").chmod(0o755)
+    (tmp_path / "NOEXEC" / "pthguard").write_text("")
+    (tmp_path / "DIR" / "pthguard").mkdir()
+    monkeypatch.chdir(tmp_path)
+    if path is None:
+        monkeypatch.delenv("PATH", raising=False)
+    else:
+        dirs = [str(tmp_path / d) if d and d != "missing" else d for d in path.split(":")]
+        monkeypatch.setenv("PATH", ":".join(dirs))
+    for command in ("pthguard", "sh", "no-such-command"):
+        assert which(command) == shutil.which(command), (path, command)

@@ -10,11 +10,13 @@ are scanned by the real code too.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
 import shutil
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,16 @@ import packaging
 import pytest
 
 import pthguard
-from pthguard.environment.probe import PROBE_SOURCE, Probe, probe
-from pthguard.errors import ScanError
+from pthguard.environment.probe import (
+    PROBE_SOURCE,
+    PendingProbe,
+    Probe,
+    probe,
+    read_answer,
+    start,
+)
+from pthguard.errors import PthguardError, ScanError
+from pthguard.guard.verify import verify
 from tests.support.interpreters import Interpreter, interpreter_params
 from tests.support.venvs import Venv, make_venv
 from tests.support.wheels import litellm_like_pth
@@ -35,7 +45,7 @@ def run_probe(interp: Interpreter, python: str, home: str | None = None) -> Prob
     """PROBE_SOURCE run by ``python`` (inner path) the way ``probe()`` runs it."""
     env = {"HOME": home} if home is not None else None
     proc = interp.run_program([python, "-S", "-I", "-c", PROBE_SOURCE], env=env, check=True)
-    return Probe.from_json(json.loads(proc.stdout))
+    return read_answer(python, proc.stdout)
 
 
 def plant_marker(interp: Interpreter, site: Path, name: str = "zz-marker.pth") -> Path:
@@ -137,7 +147,7 @@ def test_probe_venv_with_system_site_packages(interp: Interpreter, tmp_path: Pat
         env={"HOME": inner_home, "PYTHONNOUSERSITE": "1"},
         check=True,
     )
-    no_user = Probe.from_json(json.loads(off.stdout))
+    no_user = read_answer(venv.python, off.stdout)
     assert no_user.user_site_enabled is False
     assert "user" not in [d.role for d in no_user.site_dirs]
 
@@ -298,6 +308,46 @@ def test_probe_unreadable_answer(tmp_path: Path) -> None:
         probe(str(fake))
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "__import__('os').system('true')",  # not a literal: never evaluated
+        "[" * 100_000,
+        "-" * 100_000 + "1",
+        "['a list']",
+        "{'implementation': 'cpython', 'version': 'x'}",
+    ],
+)
+def test_probe_answer_that_is_not_a_probe(answer: str) -> None:
+    with pytest.raises(ScanError, match=r"gave an unreadable answer"):
+        read_answer("python", answer)
+
+
+LOCALE_OF = "import locale; print(locale.getpreferredencoding(False))"
+
+
+@pytest.mark.parametrize("interp", interpreter_params())
+@pytest.mark.parametrize(
+    ("environ", "flags"),
+    [
+        ({"LC_ALL": "C"}, ()),
+        ({"LC_ALL": "C.UTF-8"}, ()),
+        ({"LC_ALL": "POSIX"}, ("-X", "utf8")),
+        ({"LC_ALL": "C"}, ("-X", "utf8=0")),
+    ],
+)
+def test_probe_locale_encoding_is_locales(
+    interp: Interpreter, environ: dict[str, str], flags: tuple[str, ...]
+) -> None:
+    """The probe reads the locale encoding without importing ``locale``: what
+    ``locale.getpreferredencoding(False)`` says under the same locale and flags."""
+    found = interp.run(["-S", "-I", *flags, "-c", PROBE_SOURCE], env=environ)
+    expected = interp.run(["-S", "-I", *flags, "-c", LOCALE_OF], env=environ)
+    assert found.returncode == expected.returncode == 0, found.stderr + expected.stderr
+    answer = read_answer(interp.executable, found.stdout)
+    assert answer.locale_encoding == expected.stdout.strip()
+
+
 def test_probe_not_executable(tmp_path: Path) -> None:
     fake = tmp_path / "python"
     fake.write_text("not a program\n")
@@ -307,3 +357,72 @@ def test_probe_not_executable(tmp_path: Path) -> None:
     assert re.fullmatch(
         r"cannot run interpreter .*Permission denied.*; check --python", info.value.diagnostics()
     )
+
+
+def _sleeper(tmp_path: Path) -> tuple[Path, Path]:
+    """A fake interpreter that writes its pid and then sleeps (a probe that never answers)."""
+    pid_file = tmp_path / "pid"
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    fake.chmod(0o755)
+    return fake, pid_file
+
+
+def _wait_for(path: Path) -> int:
+    for _ in range(500):
+        if path.exists() and path.read_text().strip():
+            return int(path.read_text())
+        time.sleep(0.01)
+    raise AssertionError(f"{path} was never written")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_started_probe_raises_when_its_answer_is_collected(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "python"
+    pending = start(str(missing))  # nothing raised yet
+    with pytest.raises(ScanError, match="does not exist") as later:
+        pending.result()
+    with pytest.raises(ScanError) as now:
+        probe(str(missing))
+    assert later.value.diagnostics() == now.value.diagnostics()
+    with pytest.raises(ScanError, match="is a directory"):
+        start(str(tmp_path)).result()
+
+
+def test_an_uncollected_probe_is_stopped(tmp_path: Path) -> None:
+    fake, pid_file = _sleeper(tmp_path)
+    with start(str(fake)):
+        pid = _wait_for(pid_file)
+        assert not _gone(pid)
+    assert _gone(pid)
+
+
+def test_verify_reports_the_manifest_error_first_and_stops_the_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With --manifest and --trust given, a missing manifest is reported as it always was
+    (before anything the interpreter says), and the probe started meanwhile does not outlive
+    the command (it was stopped and reaped)."""
+    fake, _ = _sleeper(tmp_path)
+    started: list[PendingProbe] = []
+
+    def recorded(python: str | None) -> PendingProbe:
+        started.append(PendingProbe(python))
+        return started[-1]
+
+    monkeypatch.setattr("pthguard.guard.verify._probe.start", recorded)
+    key = tmp_path / "k.pub"
+    key.write_bytes(b"")
+    with pytest.raises(PthguardError, match="does not exist") as info:
+        verify(str(fake), tmp_path / "missing.json", [key], now=dt.datetime.now(dt.timezone.utc))
+    assert "missing.json" in str(info.value)
+    (pending,) = started
+    assert pending._process is not None
+    assert pending._process.returncode is not None

@@ -23,7 +23,11 @@ from pathlib import Path
 
 import pytest
 
+from pthguard._internal.statcache import StatCache
+from pthguard.environment import distfiles as _distfiles
 from pthguard.environment import probe as _probe
+from pthguard.environment import snapshot as _snapshot
+from pthguard.environment.distfiles import CACHE_FORMAT
 from pthguard.environment.layout import scan_environment
 from pthguard.environment.snapshot import Snapshot, to_manifest
 from pthguard.manifest.envelope import Envelope, parse_envelope
@@ -210,6 +214,40 @@ def test_claimed_twice_is_a_warning(rich: Rich) -> None:
     # nothing else is wrong with this environment
     others = [f for f in rich.snap.findings if f not in twice]
     assert others == []
+
+
+def _described(snap: Snapshot) -> tuple[object, ...]:
+    return (
+        snap.site_dirs,
+        snap.startup_modules,
+        [(d.entry, d.rows) for d in snap.distributions],
+        snap.findings,
+        snap.path_lines,
+    )
+
+
+def test_a_scan_through_the_records_cache_is_the_same_scan(
+    rich: Rich, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scanned without a cache, with an empty one, and with the one that scan wrote: the same
+    snapshot (claims, owners, findings included), and the last reads no METADATA or RECORD."""
+    probe = _probe.probe(rich.venv.python)
+    plain = _described(_snapshot.scan(probe))
+    assert plain == _described(rich.snap)
+    cache_path = tmp_path / "records.cache"
+    cold = _snapshot.scan(probe, cache=StatCache(cache_path, CACHE_FORMAT))
+    assert _described(cold) == plain
+    read: list[str] = []
+    real = _distfiles.read_optional
+
+    def counted(path: str) -> bytes | None:
+        read.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr("pthguard.environment.distfiles.read_optional", counted)
+    warm = _snapshot.scan(probe, cache=StatCache(cache_path, CACHE_FORMAT))
+    assert _described(warm) == plain
+    assert not {"METADATA", "RECORD", "PKG-INFO"} & set(read), read
 
 
 def test_manifest_round_trip(rich: Rich) -> None:

@@ -1050,8 +1050,8 @@ def test_deep_cache_read_only_directory(tmp_path: Path) -> None:
     """``verify --deep`` when the cache directory is mode 0500 (and CAP_DAC_OVERRIDE dropped).
 
     Expected: with no cache: exit 0 and no file written (no cache, no temporary file); with a
-    valid cache already there: it is used and left as it is; a changed module: exit 1 naming
-    it.
+    valid cache already there: it is used and left as it is (so is the records cache every
+    scan reads); a changed module: exit 1 naming it.
     """
     prefix = without_dac()
     case = make_case(dev_interp(), tmp_path)
@@ -1064,12 +1064,13 @@ def test_deep_cache_read_only_directory(tmp_path: Path) -> None:
         directory.chmod(0o700)
         _assert_deep(_verify_deep(case), None)
         path = _deep_cache(case)
-        before = path.read_bytes()
+        (records,) = directory.glob("records-*.cache")
+        before = path.read_bytes(), records.read_bytes()
         directory.chmod(0o500)
         _assert_deep(_verify_deep(case, prefix), None)
         module = _tamper(case)
         _assert_deep(_verify_deep(case, prefix), str(module))
-        assert path.read_bytes() == before
-        assert sorted(directory.iterdir()) == [path]
+        assert (path.read_bytes(), records.read_bytes()) == before
+        assert sorted(directory.iterdir()) == sorted([path, records])
     finally:
         directory.chmod(0o700)

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from pthguard.errors import KeyFileError, PthguardError
+from pthguard.manifest import keys as _keys
 from pthguard.manifest.keys import (
     PrivateKey,
     PublicKey,
@@ -377,3 +378,55 @@ def test_missing_file(tmp_path: Path) -> None:
         load_private_key(tmp_path / "missing.key", None)
     with pytest.raises(KeyFileError, match=r"public key .*missing\.pub does not exist"):
         load_public_key(tmp_path / "missing.pub")
+
+
+def _by_cryptography(data: bytes) -> bytes | None:
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError:
+        return None
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        return None
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def test_keygen_pem_is_read_without_cryptography_as_cryptography_reads_it(tmp_path: Path) -> None:
+    for _ in range(50):
+        key = generate("k")
+        data = public_pem(key.public)
+        assert _keys._keygen_pem_raw(data) == key.public.raw == _by_cryptography(data)
+    path = tmp_path / "release.pub"
+    path.write_bytes(data)
+    assert load_public_key(path) == PublicKey(raw=key.public.raw, name="release")
+
+
+def test_other_pem_spellings_go_to_cryptography(
+    tmp_path: Path, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Anything but the exact bytes keygen writes is read by cryptography, as before."""
+    key = generate("k").public
+    data = public_pem(key)
+    body = data.splitlines()[1]
+    variants = [
+        data.replace(b"\n", b"\r\n"),
+        data.rstrip(b"\n"),
+        data + b"\n",
+        b"\n" + data,
+        data.replace(body, body[:30] + b"\n" + body[30:]),
+        data.replace(body, body + b" "),
+        data.replace(body, body[:-1] + b"=="),
+        data.replace(b"PUBLIC KEY", b"PUBLIC  KEY"),
+        spki(rsa_key),
+        spki(ec_key),
+        b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    ]
+    for number, variant in enumerate(variants):
+        assert _keys._keygen_pem_raw(variant) is None, variant
+        path = tmp_path / f"v{number}.pub"
+        path.write_bytes(variant)
+        expected = _by_cryptography(variant)
+        if expected is None:
+            with pytest.raises(KeyFileError):
+                load_public_key(path)
+        else:
+            assert load_public_key(path).raw == expected == key.raw

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from pthguard.errors import RecordError
 from pthguard.formats.record import (
     RecordRow,
+    _parse_fields,
+    _plain_row,
     hex_to_record_hash,
     parse_record,
     parse_record_lenient,
@@ -128,3 +130,40 @@ def test_every_accepted_spelling_is_canonical(encoded: str) -> None:
     except ValueError:
         return
     assert hex_to_record_hash(hexdigest) == value
+
+
+# Fields near the form installers write, and one character away from it.
+HASH_FIELDS = st.one_of(
+    st.just(""),
+    HEX_DIGESTS.map(hex_to_record_hash),
+    HEX_DIGESTS.map(hex_to_record_hash).map(lambda h: h[:-1] + "B"),  # not canonical
+    HEX_DIGESTS.map(hex_to_record_hash).map(lambda h: h + "="),
+    HEX_DIGESTS.map(hex_to_record_hash).map(lambda h: "SHA256" + h[6:]),
+    st.text(alphabet="sha256=ABCabc-_+/0189", max_size=50),
+)
+PATH_FIELDS = st.one_of(
+    PATHS,
+    st.sampled_from(["", "/x", "\\x", "C:x", "c:", "a\0b", "a\nb", "a\rb", "é/ü.py", "1:x"]),
+)
+SIZE_FIELDS = st.one_of(
+    st.just(""), st.integers(min_value=0).map(str), st.sampled_from(["-1", "1.0", "١٢", " 1"])
+)
+
+
+@given(st.lists(st.one_of(PATH_FIELDS, HASH_FIELDS, SIZE_FIELDS), min_size=0, max_size=4))
+def test_the_plain_row_reading_is_the_full_reading(fields: list[str]) -> None:
+    """A row read on the fast path is exactly the row the full check reads, with no
+    problem; every other row goes to the full check."""
+    plain = _plain_row(fields)
+    if plain is not None:
+        assert _parse_fields(fields) == (plain, [])
+
+
+@given(PATH_FIELDS, HASH_FIELDS, SIZE_FIELDS)
+def test_the_plain_row_reading_of_three_fields(path: str, digest: str, size: str) -> None:
+    fields = [path, digest, size]
+    row, problems = _parse_fields(fields)
+    plain = _plain_row(fields)
+    if plain is None:
+        return
+    assert (row, problems) == (plain, [])

@@ -27,10 +27,18 @@ def _scan_options(p: argparse.ArgumentParser) -> None:
 
 
 def _scan(args: argparse.Namespace, ctx: Context) -> int:
-    from pthguard.analysis import scan as _scan  # noqa: PLC0415
-    from pthguard.render import scan as _render  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+    import sys  # noqa: PLC0415
 
-    report = _scan.scan(paths=list(args.paths), pythons=list(args.python))
+    from pthguard.environment import probe as _probe  # noqa: PLC0415
+
+    pythons = list(args.python) or ([] if args.paths else [sys.executable])
+    with contextlib.ExitStack() as running:  # the probes run while the rest loads
+        pending = {python: running.enter_context(_probe.start(python)) for python in pythons}
+        from pthguard.analysis import scan as _scan  # noqa: PLC0415
+        from pthguard.render import scan as _render  # noqa: PLC0415
+
+        report = _scan.scan(paths=list(args.paths), pythons=pythons, pending=pending)
     ctx.out.write(_render.render(report, args.format, ctx.out))
     return report.exit_code
 

@@ -44,17 +44,25 @@ def _verify_options(p: argparse.ArgumentParser) -> None:
 
 
 def _verify(args: argparse.Namespace, ctx: Context) -> int:
-    from pthguard.environment import deep as _deep  # noqa: PLC0415
+    from pthguard.environment import probe as _probe  # noqa: PLC0415
+
+    pending = _probe.start(args.python)  # runs while the modules below load
     from pthguard.guard import verify as _verify  # noqa: PLC0415
     from pthguard.render import verify as _render  # noqa: PLC0415
 
+    progress = None
+    if args.deep:
+        from pthguard.environment import deep as _deep  # noqa: PLC0415
+
+        progress = _deep.tty_progress(ctx.err)
     report = _verify.verify(
         args.python,
         args.manifest,
         args.trust,
         now=ctx.clock(),
         deep=args.deep,
-        progress=_deep.tty_progress(ctx.err) if args.deep else None,
+        progress=progress,
+        pending=pending,
     )
     if args.format == "json":
         ctx.out.write(_render.verify_json(report))

@@ -24,6 +24,7 @@ from pthguard.cli.passphrase import passphrase, passphrase_options
 from pthguard.errors import PthguardError, UsageError
 
 if TYPE_CHECKING:
+    from pthguard.environment.probe import PendingProbe
     from pthguard.findings import Finding
     from pthguard.manifest.keys import PrivateKey
     from pthguard.manifest.model import Manifest
@@ -84,6 +85,13 @@ def _snapshot_options(p: argparse.ArgumentParser) -> None:
 
 
 def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
+    from pthguard.environment import probe as _probe  # noqa: PLC0415
+
+    with _probe.start(args.python) as pending:  # runs while the modules below load
+        return _take_snapshot(args, ctx, pending)
+
+
+def _take_snapshot(args: argparse.Namespace, ctx: Context, pending: PendingProbe) -> int:
     from pthguard.guard import snapshot as _snapshot  # noqa: PLC0415
     from pthguard.manifest import keys as _keys  # noqa: PLC0415
     from pthguard.render.findings import environment_word  # noqa: PLC0415
@@ -126,6 +134,7 @@ def _snapshot(args: argparse.Namespace, ctx: Context) -> int:
         on_finding=report,
         previous=_snapshot.previous_manifest(args.previous, args.output),
         approvals=approval_requests(args),
+        pending=pending,
     )
     from pthguard.render import review as _review  # noqa: PLC0415
 
