@@ -7,7 +7,9 @@ run at every start, in that order, in one namespace; :mod:`~pthguard.gate.cold` 
 :mod:`~pthguard.gate.events` run into the same namespace when the hot half needs them. The
 build blanks their ``from pthguard.gate...`` imports (keeping line numbers for tracebacks)
 and has the target interpreter compile them with ``optimize=2`` (no docstrings, no
-asserts): bytecode is specific to each version.
+asserts): bytecode is specific to each version. Before compiling, the target interpreter
+drops what only the type checker reads (:data:`STRIP`): annotations and ``if
+TYPE_CHECKING:`` blocks. Each start loads less code, and no annotation is ever evaluated.
 
 Files written beside the seal: ``gate.TAG.bin``, ``marshal.dumps((schema, names, imports,
 writes, hot))``, which the gate ``.pth`` line loads; ``gate-cold.TAG.bin``, ``checksum +
@@ -29,6 +31,35 @@ from pthguard.gate.schema import checksum
 GATE_DIR = Path(__file__).resolve().parent.parent / "gate"
 HOT_FILES = ("schema.py", "names.py", "imports.py", "writes.py", "hot.py")
 COLD_FILES = ("cold.py", "events.py")
+
+# Run by the target interpreter (its own ``ast``, so line numbers stay those of the source):
+# ``_strip(source, filename)`` is the module's tree without annotations (``x: T = v`` becomes
+# ``x = v``, ``x: T`` goes) and without ``if TYPE_CHECKING:`` blocks (their ``else`` stays).
+STRIP = """
+import ast
+class _Strip(ast.NodeTransformer):
+    def visit_arg(self, node):
+        node.annotation = None
+        return node
+    def _function(self, node):
+        node.returns = None
+        return self.generic_visit(node)
+    visit_FunctionDef = visit_AsyncFunctionDef = _function
+    def visit_AnnAssign(self, node):
+        if node.value is None:
+            return None
+        return ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+    def visit_If(self, node):
+        if isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            return [self.visit(n) for n in node.orelse] or None
+        return self.generic_visit(node)
+def _strip(source, filename):
+    tree = _Strip().visit(ast.parse(source, filename))
+    for node in ast.walk(tree):
+        if getattr(node, "body", None) == [] and not isinstance(node, ast.Module):
+            node.body = [ast.copy_location(ast.Pass(), node)]
+    return ast.fix_missing_locations(tree)
+"""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,11 +105,11 @@ def build(python: str, cache_tag: str) -> GateBuild:
 
 def _compile_halves(python: str) -> tuple[bytes, bytes]:
     """The hot half as one marshalled tuple of code objects, the cold half as one."""
-    script = (  # run with -S -I: none of the target's startup code runs
+    script = STRIP + (  # run with -S -I: none of the target's startup code runs
         "import marshal, sys\n"
         "groups = marshal.loads(sys.stdin.buffer.read())\n"
-        "out = [tuple(compile(s, n, 'exec', dont_inherit=True, optimize=2) for n, s in g)\n"
-        "       for g in groups]\n"
+        "out = [tuple(compile(_strip(s, n), n, 'exec', dont_inherit=True, optimize=2)\n"
+        "             for n, s in g) for g in groups]\n"
         "sys.stdout.buffer.write(marshal.dumps([marshal.dumps(o) for o in out]))\n"
     )
     groups = [sources(HOT_FILES), sources(COLD_FILES)]
