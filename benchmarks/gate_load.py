@@ -69,10 +69,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--compare-file", type=Path, help="a gate source compiled as one module")
     args = parser.parse_args()
-    build = gatebuild.build(args.python, "bench")
+    build = gatebuild.build(args.python, "bench", ("python-guarded", "pass\n"))
     nothing = marshal.dumps(())
     blobs = [
         ("hot half (every start)", build.hot, nothing),
+        ("the sealed launcher's gate (hot half + sealed.py)", build.sealed, nothing),
         ("cold half (when needed, after the hot half)", build.cold[4:], build.hot),
     ]
     if args.compare_file is not None:

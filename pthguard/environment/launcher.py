@@ -31,17 +31,41 @@ from __future__ import annotations
 
 from pthguard.gate.schema import EXIT_REFUSED
 
-__all__ = ["RELAUNCH_MARK", "launcher_text"]
+__all__ = ["RELAUNCH_MARK", "launcher_stub", "launcher_text"]
 
 #: The first argument of a relaunched launcher (python itself rejects it as an option).
 RELAUNCH_MARK = "--pthguard-relaunched="
 
-# The launcher, with @PYTHON@ (the interpreter's path), @LOAD@ (the gate's loader, indented
-# for the body of a ``try`` at 12 spaces), @ON_ERROR@ (what a gate that cannot load does) and
-# @MORE@ (the less used half, compiled only by the starts that need it: compiling costs
-# every start about 0.25 ms per KB). A raw string: the launcher is this text verbatim.
-_TEMPLATE = r"""#!@PYTHON@ -S
+# The script itself is a stub that runs the launcher's body, compiled by the target
+# interpreter at install (``launcher.TAG.bin`` in the state directory): compiling the body
+# at every start cost about 1.7 ms. @PYTHON@, @BODY@ (the compiled body's path), @ON_ERROR@
+# (what the stub does when the body cannot load).
+_STUB = r"""#!@PYTHON@ -S
 # pthguard sealed launcher: verifies every startup file before site runs any of it.
+# It runs its body, compiled at install; see pthguard/environment/launcher.py.
+def _pthguard_load():
+    import marshal  # built in: nothing comes from sys.path before the gate ran
+
+    try:
+        with open(@BODY_REPR@, "rb") as f:
+            code = marshal.loads(f.read())
+        if type(code) is not type(_pthguard_load.__code__):
+            raise ValueError("not a compiled launcher")
+        return code
+    except Exception as e:
+        import sys
+
+@ON_ERROR@
+
+exec(_pthguard_load())
+"""
+
+# The launcher's body, with @PYTHON@ (the interpreter's path), @LOAD@ (the gate's loader,
+# indented for the body of a ``try`` at 12 spaces), @ON_ERROR@ (what a gate that cannot load
+# does) and @MORE@ (the less used half, compiled only by the starts that need it). A raw
+# string: the body is this text verbatim, compiled with the launcher's path as file name
+# (its frames leave tracebacks by that name).
+_TEMPLATE = r"""# pthguard sealed launcher: verifies every startup file before site runs any of it.
 # It takes python's command line; see pthguard/environment/launcher.py.
 def _pthguard_launch():  # a function: nothing of the launcher stays in __main__
     import sys  # built in: nothing comes from sys.path before the gate ran
@@ -50,7 +74,7 @@ def _pthguard_launch():  # a function: nothing of the launcher stays in __main__
     here, me, args = g.pop("__file__", None), sys.argv[0], sys.argv[1:]
     # what python sets for the launcher it sets for a script: __file__, __cached__ < 3.15
     script = {"__file__": None, **({"__cached__": None} if "__cached__" in g else {})}
-    for name in ("__cached__", "_pthguard_launch"):
+    for name in ("__cached__", "_pthguard_launch", "_pthguard_load"):
         g.pop(name, None)
     more = {}
 
@@ -99,11 +123,13 @@ def _pthguard_launch():  # a function: nothing of the launcher stays in __main__
         source = value + "\n"
         if sys.version_info >= (3, 14) and ("\n" + source).count("\n ") + source.count("\t"):
             source = less_used()["dedent"](source)  # python dedents -c code from 3.14 on
-        code = compile(source, "<string>", "exec", dont_inherit=True)
+        code = source  # exec() of the text: compile() first builds the ast module's types
         if sys.version_info >= (3, 13):  # python keeps -c code for its tracebacks
             import linecache
 
-            key = code if hasattr(linecache, "_interactive_cache") else "<string>"
+            key = "<string>"
+            if hasattr(linecache, "_interactive_cache"):  # keyed by the code object
+                code = key = compile(source, "<string>", "exec", dont_inherit=True)
             linecache._register_code(key, source, "<string>")
         exec(code, g)
     elif kind == "-m":
@@ -279,8 +305,34 @@ def standard_input(kind, rest, g, script, safe):
 """
 
 
-def launcher_text(*, python: str, load: str, mode: str) -> bytes:
-    """The launcher for ``python``: ``load`` is the gate's loader indented by 12 spaces;
+def launcher_stub(*, python: str, body: str, mode: str) -> bytes:
+    """The launcher script: it runs the compiled body at ``body``; when that cannot load,
+    ``enforce`` refuses to start (exit 78) and ``warn`` warns and runs the plain
+    interpreter with the same arguments, each naming the command that shows what is wrong."""
+    status = f"run `pthguard status --python {python}`"
+    what = "the sealed launcher cannot load its compiled body"
+    if mode == "enforce":
+        head = f"pthguard: refusing to start: {what}"
+        after = f"import posix; posix._exit({EXIT_REFUSED})"
+    else:
+        head = f"pthguard: warning: {what}"
+        after = f"import posix; posix.execv({python!r}, [{python!r}, *sys.argv[1:]])"
+    on_error = (
+        f"        sys.stderr.write({head!r} + ' (%s: %s); ' % (type(e).__name__, e)"
+        f" + {status + chr(10)!r})\n"
+        "        sys.stderr.flush()\n"
+        f"        {after}\n"
+    )
+    return (
+        _STUB.replace("@PYTHON@", python)
+        .replace("@BODY_REPR@", repr(body))
+        .replace("@ON_ERROR@", on_error.rstrip("\n"))
+        .encode()
+    )
+
+
+def launcher_text(*, python: str, load: str, mode: str) -> str:
+    """The launcher's body for ``python``: ``load`` is the gate's loader indented by 12 spaces;
     when it raises, ``enforce`` refuses to start (exit 78) and ``warn`` warns and runs
     ``site`` unchecked, each naming the command that shows what is wrong."""
     return (
@@ -290,7 +342,6 @@ def launcher_text(*, python: str, load: str, mode: str) -> bytes:
         .replace("@LOAD@", load)
         .replace("@ON_ERROR@", _on_error(python, mode))
         .replace("@MORE@", _MORE)
-        .encode()
     )
 
 

@@ -9,12 +9,16 @@ Layout in the first site directory the interpreter processes (a venv's site-pack
 ``.pthguard-TOKEN/``
     ``manifest.json`` (the signed manifest as given), ``trust/*.pub`` (trust anchors),
     ``seal.bin`` (everything the gate compares, marshalled), ``gate.CACHE_TAG.bin`` (the
-    gate compiled by the target interpreter), ``install.json`` (what was installed).
+    gate's hot half compiled by the target interpreter), ``gate-cold.CACHE_TAG.bin`` (its
+    cold half), ``gate-sealed.CACHE_TAG.bin`` (the sealed launcher's gate),
+    ``launcher.CACHE_TAG.bin`` (the sealed launcher's compiled body), ``modules-*/`` and
+    ``bytecode/`` (the import guard's digest tables and verified bytecode), ``install.json``
+    (what was installed).
 ``sitecustomize.py``
     The watchdog, only when that site directory has no ``sitecustomize`` of its own.
 ``.pthguard-TOKEN/python-guarded``
-    The sealed launcher (``python -S`` + the gate before ``site.main()``); in the state
-    directory, where no installer writes (``bin/`` takes a wheel's ``.data/scripts``).
+    The sealed launcher (``python -S`` + the gate before ``site.main()``), a stub that runs
+    its compiled body; in the state directory, where no installer writes (``bin/`` takes a wheel's ``.data/scripts``).
 
 TOKEN is random per environment (kept on reinstall): a wheel built in advance cannot
 overwrite the gate or the seal by name. Used by ``guard`` (writes them), and by
@@ -59,6 +63,8 @@ class Installation:
     installed: str
     python: str
     launcher_sha256: str | None = None  # what install wrote (status compares)
+    launcher_body: str | None = None  # its compiled body (None: an older, one-file launcher)
+    launcher_body_sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
@@ -75,6 +81,8 @@ class Installation:
             "installed": self.installed,
             "python": self.python,
             "launcher_sha256": self.launcher_sha256,
+            "launcher_body": self.launcher_body,
+            "launcher_body_sha256": self.launcher_body_sha256,
         }
         return (json.dumps(doc, indent=2) + "\n").encode()
 
@@ -93,16 +101,25 @@ class Installation:
 
 
 def launcher_problem(inst: Installation) -> str | None:
-    """Why the sealed launcher is not the file install wrote, or None."""
+    """Why the sealed launcher, or its compiled body, is not the file install wrote, or None."""
     if inst.launcher is None:
         return None
+    problem = _file_problem(inst.launcher, inst.launcher_sha256)
+    body = inst.launcher_body
+    if problem is None and body is not None:
+        problem = _file_problem(body, inst.launcher_body_sha256)
+        return None if problem is None else f"its compiled body {body}: {problem}"
+    return problem
+
+
+def _file_problem(path: str, expected: str | None) -> str | None:
     try:
-        data = Path(inst.launcher).read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
         return f"cannot read it ({exc.strerror})"
     found = hashlib.sha256(data).hexdigest()
-    if inst.launcher_sha256 is not None and found != inst.launcher_sha256:
-        return f"changed since install: sha256 {found}, expected {inst.launcher_sha256}"
+    if expected is not None and found != expected:
+        return f"changed since install: sha256 {found}, expected {expected}"
     return None
 
 
@@ -111,15 +128,26 @@ def gate_bin_name(cache_tag: str) -> str:
     return f"gate.{cache_tag}.bin"
 
 
+def sealed_bin_name(cache_tag: str) -> str:
+    """The sealed launcher's gate: the hot half with ``gate/sealed.py`` (``guard.gatebuild``)."""
+    return f"gate-sealed.{cache_tag}.bin"
+
+
+def launcher_bin_name(cache_tag: str) -> str:
+    """The sealed launcher's body compiled for one interpreter (the script is a stub)."""
+    return f"launcher.{cache_tag}.bin"
+
+
 def cold_bin_name(cache_tag: str) -> str:
     """The gate's cold half compiled for one interpreter; the seal carries its checksum."""
     return f"gate-cold.{cache_tag}.bin"
 
 
-def _loader(state_dir: str, cache_tag: str, names: dict[str, str], indent: str) -> str:
-    """Statements that run the hot half in a fresh namespace holding ``names`` and ``_T0``
-    (the clock when loading began, so ``PTHGUARD_DEBUG=timing`` counts the load)."""
-    gate_bin = os.path.join(state_dir, gate_bin_name(cache_tag))
+def _loader(state_dir: str, blob_name: str, names: dict[str, str], indent: str) -> str:
+    """Statements that run the compiled gate ``blob_name`` in a fresh namespace holding
+    ``names`` and ``_T0`` (the clock when loading began, so ``PTHGUARD_DEBUG=timing`` counts
+    the load)."""
+    gate_bin = os.path.join(state_dir, blob_name)
     return (
         f"{indent}import marshal, time\n"
         f"{indent}g = dict({names!r}, _T0=time.perf_counter_ns())\n"
@@ -145,7 +173,7 @@ def gate_line(state_dir: str, cache_tag: str, gate_pth: str, role: str, mode: st
     }
     code = (
         "try:\n"
-        + _loader(state_dir, cache_tag, names, "    ")
+        + _loader(state_dir, gate_bin_name(cache_tag), names, "    ")
         + "except BaseException as e:\n"
         + _on_load_error(mode, in_site=True)
     )
@@ -177,11 +205,17 @@ def watchdog_source(line: bytes) -> bytes:
     )
 
 
-def launcher_source(
+def launcher_stub(python: str, state_dir: str, cache_tag: str, *, mode: str) -> bytes:
+    """``python-guarded`` itself: it runs the body compiled at install."""
+    body = os.path.join(state_dir, launcher_bin_name(cache_tag))
+    return _launcher.launcher_stub(python=python, body=body, mode=mode)
+
+
+def launcher_body(
     python: str, state_dir: str, cache_tag: str, gate_pth: str, stdlib: str, *, mode: str
-) -> bytes:
-    """``python-guarded``: the gate before ``site.main()``, then the program, with python's
-    own command line (:mod:`pthguard.environment.launcher`)."""
+) -> str:
+    """The source of ``python-guarded``'s body: the gate before ``site.main()``, then the
+    program, with python's own command line (:mod:`pthguard.environment.launcher`)."""
     names = {
         "__name__": "__pthguard_gate__",
         "_ROLE": "sealed",
@@ -190,7 +224,9 @@ def launcher_source(
         "_STDLIB": stdlib,
     }
     return _launcher.launcher_text(
-        python=python, load=_loader(state_dir, cache_tag, names, " " * 12), mode=mode
+        python=python,
+        load=_loader(state_dir, sealed_bin_name(cache_tag), names, " " * 12),
+        mode=mode,
     )
 
 

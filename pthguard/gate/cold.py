@@ -9,7 +9,7 @@ sealed launcher, and for ``PTHGUARD_DEBUG=timing``. Same rules as the hot half: 
 library builtins only, fail closed.
 """
 
-# ruff: noqa: ANN001, ANN202, BLE001, PLC0415, SIM105
+# ruff: noqa: ANN202, BLE001, PLC0415, SIM105
 # mypy: disable-error-code="no-untyped-def,attr-defined"
 import sys
 
@@ -18,7 +18,6 @@ from pthguard.gate.hot import (
     _ROLE,
     _SEAL,
     _SEP,
-    _STDLIB,
     _T0,
     Any,
     _cache_name,
@@ -26,8 +25,6 @@ from pthguard.gate.hot import (
     _effective_mode,
     _end_of_pth_phase,
     _guarded_module,
-    _install_hooks,
-    _internal_error,
     _join,
     _load_seal,
     _marshal,
@@ -36,12 +33,11 @@ from pthguard.gate.hot import (
     _read,
     _refuse,
     _report,
-    _start,
     _State,
     _time,
     _upfront,
 )
-from pthguard.gate.imports import _IMPORTS, _arm_imports, _load_sha256
+from pthguard.gate.imports import _IMPORTS, _load_sha256
 from pthguard.gate.names import name_fits
 from pthguard.gate.schema import (
     CACHE_FORMAT,
@@ -50,7 +46,6 @@ from pthguard.gate.schema import (
     checksum,
     file_fingerprint,
 )
-from pthguard.gate.writes import _arm_writes
 
 # -- digests and reports ---------------------------------------------------------------------
 
@@ -797,61 +792,3 @@ def _run_watchdog() -> None:
         remedy = f"  run `pthguard status --python {_python(seal)}`, then reinstall the gate"
         _refuse(None, f"refusing to start: {message}", [f"  expected gate: {_GATE}", remedy])
     _report(None, f"warning: {message}", [])
-
-
-def _stdlib_site() -> Any:
-    """The ``site`` module from the standard library (frozen, or by its absolute path)."""
-    if "site" in sys.modules:
-        return sys.modules["site"]
-    bootstrap = sys.modules["_frozen_importlib"]
-    external = sys.modules["_frozen_importlib_external"]
-    spec = bootstrap.FrozenImporter.find_spec("site")
-    if spec is None:
-        path = _STDLIB + _SEP + "site.py"
-        spec = external.spec_from_file_location(
-            "site", path, loader=external.SourceFileLoader("site", path)
-        )
-    module = bootstrap.module_from_spec(spec)
-    sys.modules["site"] = module
-    try:
-        spec.loader.exec_module(module)  # under -S, site.main() does not run on import
-    except BaseException:
-        sys.modules.pop("site", None)
-        raise
-    return module
-
-
-def _run_sealed() -> None:
-    """``python -S`` launcher: arm every check, then run ``site.main()`` and the program."""
-    state = None
-    try:
-        state, _ = _start()
-        site = _stdlib_site()
-        _arm_imports(state, site)
-        _arm_writes(state)
-        if hasattr(site, "StartupState"):
-            original_process = site.StartupState.process
-
-            def process(self):
-                if state.active:
-                    try:
-                        _check_pep829(state, self, set())
-                    except Exception as exc:
-                        _internal_error(state, exc)
-                    try:
-                        _upfront(state, site)
-                    except Exception as exc:
-                        _internal_error(state, exc)
-                return original_process(self)
-
-            site.StartupState.process = process
-
-            def restore():
-                site.StartupState.process = original_process
-
-            _arm_customize(state, site, restore)
-        else:
-            _install_hooks(state, site)
-        site.main()
-    except Exception as exc:
-        _internal_error(state, exc)

@@ -4,7 +4,8 @@ Never imported by its name at startup. ``pthguard install`` compiles :mod:`.sche
 file with the target interpreter (``optimize=2``) and marshals both code objects beside the
 seal; a one-line ``.pth`` file that sorts first loads them by absolute path and executes
 them in one namespace holding ``_ROLE``, ``_SEAL``, ``_GATE``, ``_STDLIB`` and ``_T0`` (the
-clock when the line started). ``from pthguard.gate...`` imports are blanked by the build:
+clock when the line started); the sealed launcher loads the same files with :mod:`.sealed`
+before this one. ``from pthguard.gate...`` imports are blanked by the build:
 the names they import are already in that namespace.
 
 A warm start of a 3.10-3.14 interpreter (``_ROLE == "gate"``) does only this: read and
@@ -12,9 +13,9 @@ check the seal; compare each ``.pth`` byte for byte with its sealed copy before 
 ``addpackage`` processes the verified bytes; take one ``stat`` of each processed site
 directory and find its stamp sealed; check ``sitecustomize``/``usercustomize`` against their
 sealed bytes and run them. Anything else (a stamp that changed, a file that differs, the
-hash cache, reports, PEP 829 on 3.15, the watchdog and the sealed launcher) is the cold
-half, :mod:`.cold`, loaded by :func:`_need_cold` from a file whose checksum the seal
-carries (missing or different: the gate fails, closed in enforce mode).
+hash cache, reports, PEP 829 on 3.15, the watchdog) is the cold half, :mod:`.cold`, loaded
+by :func:`_need_cold` from a file whose checksum the seal carries (missing or different:
+the gate fails, closed in enforce mode).
 
 Rules, which every Python process of a guarded environment pays for:
 
@@ -58,13 +59,13 @@ if TYPE_CHECKING:
         _gate_pep829,
         _pth_violation,
         _report_startup_modules,
-        _run_sealed,
         _run_watchdog,
         _startup_module_violation,
         _timing,
     )
     from pthguard.gate.events import _emit_event
     from pthguard.gate.imports import _arm_imports
+    from pthguard.gate.sealed import _run_sealed
     from pthguard.gate.writes import _arm_writes
 else:
     Any = object
@@ -794,17 +795,16 @@ def _main() -> None:
     if _ROLE == "gate":
         _run_gate()
         return
+    if _ROLE == "sealed":  # the launcher's blob holds it (gate/sealed.py)
+        _run_sealed()
+        return
     try:
         _need_cold(_load_seal())
     except Exception as exc:
-        if _ROLE == "watchdog":
-            _refuse(None, f"refusing to start: the startup gate did not run, and {exc}")
+        _refuse(None, f"refusing to start: the startup gate did not run, and {exc}")
         _internal_error(None, exc)
         return
-    if _ROLE == "watchdog":
-        _run_watchdog()
-    elif _ROLE == "sealed":
-        _run_sealed()
+    _run_watchdog()
 
 
 if _ROLE:

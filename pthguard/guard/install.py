@@ -23,10 +23,10 @@ from pthguard.environment.layout import (
     STATE_PREFIX,
     Installation,
     find_installations,
-    gate_bin_name,
     gate_line,
     installations_of,
-    launcher_source,
+    launcher_body,
+    launcher_stub,
     own_files,
     watchdog_source,
 )
@@ -161,8 +161,16 @@ def install(
         used.add(name)
         write_atomic(Path(state_dir, "trust", name), read_bytes(anchor, "key"))
     tables = _modules.build(manifest, probe, python, state_dir)
-    gate = _gatebuild.build(python, probe.cache_tag)
-    write_atomic(Path(state_dir, gate_bin_name(probe.cache_tag)), gate.hot)
+    # In the state directory, whose name a wheel cannot know: an installer writes bin/
+    # (a wheel's .data/scripts), never here.
+    launcher = os.path.join(state_dir, "python-guarded")
+    body = launcher_body(
+        python, state_dir, probe.cache_tag, gate_pth, probe.stdlib, mode=chosen_mode
+    )
+    gate = _gatebuild.build(python, probe.cache_tag, (launcher, body))
+    write_atomic(Path(state_dir, gate.hot_name), gate.hot)
+    write_atomic(Path(state_dir, gate.sealed_name), gate.sealed)
+    write_atomic(Path(state_dir, gate.launcher_name), gate.launcher)
     write_atomic(Path(state_dir, gate.cold_name), gate.cold)
     sha_module = _sha256_module(python)
     events = manifest.policy.events
@@ -188,14 +196,9 @@ def install(
         write_atomic(Path(state_dir, "seal.bin"), _seal.seal_bytes(seal))
 
     write_seal()  # complete before the gate exists; its directory stamps come next
-    # In the state directory, whose name a wheel cannot know: an installer writes bin/
-    # (a wheel's .data/scripts), never here.
-    launcher = os.path.join(state_dir, "python-guarded")
     if previous is not None and previous.launcher and previous.launcher != launcher:
         _remove_old_launcher(previous.launcher)
-    launcher_bytes = launcher_source(
-        python, state_dir, probe.cache_tag, gate_pth, probe.stdlib, mode=chosen_mode
-    )
+    launcher_bytes = launcher_stub(python, state_dir, probe.cache_tag, mode=chosen_mode)
     write_atomic(Path(launcher), launcher_bytes, 0o755)
     if watchdog is not None and watchdog_bytes is not None:
         write_atomic(Path(watchdog), watchdog_bytes)
@@ -210,6 +213,8 @@ def install(
         watchdog_note=note,
         launcher=launcher,
         launcher_sha256=hashlib.sha256(launcher_bytes).hexdigest(),
+        launcher_body=os.path.join(state_dir, gate.launcher_name),
+        launcher_body_sha256=hashlib.sha256(gate.launcher).hexdigest(),
         installed=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         python=python,
     )

@@ -350,12 +350,34 @@ def test_status_names_the_launcher_the_tests_run(
 
 @pytest.mark.parametrize("mode", ["enforce", "warn"])
 @pytest.mark.parametrize("interp", INTERPRETERS)
+def test_a_compiled_body_that_cannot_load(interp: Interpreter, mode: str, tmp_path: Path) -> None:
+    """The launcher script runs its body compiled at install. Gone or unreadable: enforce
+    refuses; warn says so and runs the plain interpreter with the same arguments."""
+    g = make_guarded(interp, tmp_path, install_args=("--mode", mode))
+    (body,) = g.state_dir().glob("launcher.*.bin")
+    body.unlink()
+    proc = g.sealed("-u", "-c", "import sys; print('ran', sys.argv)", "x")
+    status = f"run `pthguard status --python {g.venv.python}`"
+    if mode == "enforce":
+        assert_refused(proc, "the sealed launcher cannot load its compiled body", status)
+        assert proc.stdout == ""
+    else:
+        assert (proc.returncode, proc.stdout) == (0, "ran ['-c', 'x']\n"), proc.stderr
+        assert proc.stderr.startswith(
+            "pthguard: warning: the sealed launcher cannot load its compiled body"
+        )
+        assert status in proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["enforce", "warn"])
+@pytest.mark.parametrize("interp", INTERPRETERS)
 def test_a_gate_that_cannot_load(interp: Interpreter, mode: str, tmp_path: Path) -> None:
     """Enforce: refused; warn: a warning and site runs unchecked. Either way the message
     names the command that shows what is wrong, for this environment."""
     g = make_guarded(interp, tmp_path, install_args=("--mode", mode))
     g.launcher  # noqa: B018 (where it is: asked while the installation is whole)
-    for gate_bin in g.state_dir().glob("gate.*.bin"):
+    for pattern in ("gate.*.bin", "gate-sealed.*.bin"):  # the gate's and the launcher's
+        (gate_bin,) = g.state_dir().glob(pattern)
         gate_bin.unlink()
     status = f"run `pthguard status --python {g.venv.python}`"
     proc = g.sealed("-u", "-c", "print('ran')")

@@ -360,7 +360,8 @@ def test_fails_closed(interp: Interpreter, tmp_path: Path) -> None:
     state = g.state_dir()
     seal = state / "seal.bin"
     gate_bin = next(state.glob("gate.*.bin"))
-    good = {p: p.read_bytes() for p in (seal, gate_bin)}
+    sealed_bin = next(state.glob("gate-sealed.*.bin"))  # the launcher's
+    good = {p: p.read_bytes() for p in (seal, gate_bin, sealed_bin)}
 
     def refused_both(*fragments: str) -> None:
         for start in (g.start, g.sealed):
@@ -378,6 +379,7 @@ def test_fails_closed(interp: Interpreter, tmp_path: Path) -> None:
     refused_both("the startup gate failed", "reinstall with `pthguard install`")
     restore()
     gate_bin.unlink()
+    sealed_bin.unlink()
     refused_both("cannot load", "pthguard status")
     restore()
     # a manifest put back by hand (same bytes, another inode): not the one that was sealed

@@ -311,6 +311,33 @@ def test_status_and_verify_compare_the_sealed_launcher(interp: Interpreter, tmp_
 
 
 @pytest.mark.parametrize("interp", INTERPRETERS[2:3])
+def test_status_and_verify_compare_the_launchers_compiled_body(
+    interp: Interpreter, tmp_path: Path
+) -> None:
+    """The launcher script is a stub; the body it runs was compiled at install, and is held
+    to the same standard: a changed body is reported by name, and a start with a body
+    that is not a compiled launcher is refused."""
+    g = make_guarded(interp, tmp_path)
+    (body,) = g.state_dir().glob("launcher.*.bin")
+    assert str(body).encode() in g.launcher.read_bytes()
+    good = body.read_bytes()
+    body.write_bytes(good + b"\0")  # still loads (marshal reads one object): status tells
+    proc = g.pthguard("status", "--python", g.venv.python)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "NOT the file install wrote" in proc.stdout
+    proc = g.pthguard("verify", "--python", g.venv.python)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"the sealed launcher: its compiled body {body}: changed since install" in proc.stdout
+    body.write_bytes(b"not marshal data")
+    proc = g.sealed("-c", "print('ran')")
+    lines = assert_refused(proc, "the sealed launcher cannot load its compiled body")
+    assert f"run `pthguard status --python {g.venv.python}`" in lines[0]
+    body.write_bytes(good)
+    proc = g.sealed("-c", "print('ran')")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "ran\n", "")
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS[2:3])
 def test_launcher_command_prints_the_sealed_launcher(interp: Interpreter, tmp_path: Path) -> None:
     g = make_guarded(interp, tmp_path, install=False)
     proc = g.pthguard("launcher", "--python", g.venv.python)
