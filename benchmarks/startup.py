@@ -230,6 +230,9 @@ def frozen_pthguard(python: str, src: Path, workdir: Path) -> tuple[list[str], d
     ).strip()
     if Path(where).parent != root / "pthguard":
         raise BenchError(f"{python} imports pthguard from {where}, not from the copy in {root}")
+    # the copy's bytecode, once: the commands run with PYTHONDONTWRITEBYTECODE, and without
+    # it every timed pthguard command would compile its sources again
+    run([python, "-m", "compileall", "-q", str(root / "pthguard")], env=clean_env())
     return [python, "-m", "pthguard"], env
 
 
