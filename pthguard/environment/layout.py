@@ -18,7 +18,8 @@ Layout in the first site directory the interpreter processes (a venv's site-pack
     The watchdog, only when that site directory has no ``sitecustomize`` of its own.
 ``.pthguard-TOKEN/python-guarded``
     The sealed launcher (``python -S`` + the gate before ``site.main()``), a stub that runs
-    its compiled body; in the state directory, where no installer writes (``bin/`` takes a wheel's ``.data/scripts``).
+    its compiled body; in the state directory, where no installer writes (``bin/`` takes a
+    wheel's ``.data/scripts``).
 
 TOKEN is random per environment (kept on reinstall): a wheel built in advance cannot
 overwrite the gate or the seal by name. Used by ``guard`` (writes them), and by
