@@ -45,6 +45,7 @@ from pthguard.gate.schema import (
     SITE_DISTRIBUTIONS,
     checksum,
     file_fingerprint,
+    pep829_import_lines,
 )
 
 # -- digests and reports ---------------------------------------------------------------------
@@ -98,13 +99,9 @@ def _import_lines(data: bytes, *, locale_fallback: bool = False) -> list[str]:
         lines = text.splitlines()
     else:  # universal newlines only; a BOM stays on line 1
         lines = [raw.decode("latin-1") for raw in data.splitlines()]
-    strip = sys.version_info >= (3, 15)
-    out = []
-    for raw in lines:
-        line = raw.strip() if strip else raw
-        if line.startswith(("import ", "import\t")):
-            out.append(line)
-    return out
+    if sys.version_info >= (3, 15):
+        return list(pep829_import_lines("\n".join(lines)))
+    return [line for line in lines if line.startswith(("import ", "import\t"))]
 
 
 def _code_lines(data: bytes) -> int:
@@ -574,6 +571,7 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
     """Neutralise what the batch ``startup`` holds that the seal does not allow."""
     verdict: dict[str, bool] = {}
     verified: dict[str, bytes | None] = {}
+    sealed_lines: dict[str, Any] = {}  # the import lines install computed, for sealed bytes
 
     def allowed(filename: str) -> bool:
         if filename not in verdict:
@@ -586,6 +584,10 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
             ok = data is not None and (
                 data == expected or _project_file(state, sitedir, name, data)
             )
+            if ok and data == expected:
+                found = state.seal["pth_imports"].get(state.canon(sitedir), {}).get(name)
+                if found is not None:
+                    sealed_lines[filename] = found
             verified[filename] = data if ok else None
             verdict[filename] = ok
             state.seen.add(filename)
@@ -611,8 +613,10 @@ def _check_pep829(state: _State, startup: Any, executed_before: set[str]) -> Non
         if not allowed(filename):
             lines.clear()
             continue
-        expected_lines = _import_lines(verified.get(filename) or b"", locale_fallback=True)
-        if list(lines) != expected_lines:
+        expected_lines = sealed_lines.get(filename)
+        if expected_lines is None:
+            expected_lines = _import_lines(verified.get(filename) or b"", locale_fallback=True)
+        if list(lines) != list(expected_lines):
             state.violate("changed startup file", filename, "import lines differ", "NOT executed")
             lines.clear()
     # Path lines of files that are not allowed leave the ledger (sealed launch: checked

@@ -11,7 +11,7 @@ constants.
 """
 
 EXIT_REFUSED = 78  # a guarded interpreter that refuses to start (EX_CONFIG)
-SEAL_FORMAT = 4
+SEAL_FORMAT = 5
 CACHE_FORMAT = 2
 # Checked before ``marshal`` reads the seal, the cold half of the gate or the cache: one
 # flipped byte can make marshal allocate gigabytes (a huge tuple length) or crash the
@@ -72,6 +72,10 @@ SEAL_KEYS = (
     # (executable, prefix) of the environment the manifest describes: a start whose
     # sys.prefix differs added this site directory to another environment (uv run --with)
     "environment",
+    # 3.15 (PEP 829): {site path: {.pth name: (import line, ...)}}, the import lines site
+    # records for each sealed UTF-8 .pth (pep829_import_lines), so that a warm start compares
+    # them without decoding the file; empty before 3.15
+    "pth_imports",
 )
 
 # A site entry: (path, role, {startup file name: bytes}, marshalled {metadata dir:
@@ -87,6 +91,17 @@ SITE_ID = 5
 def checksum(payload: bytes) -> bytes:
     """Four bytes: ``payload`` read as a little-endian integer, modulo :data:`CHECK_PRIME`."""
     return (int.from_bytes(payload, "little") % CHECK_PRIME).to_bytes(4, "little")
+
+
+def pep829_import_lines(text: str) -> tuple[str, ...]:
+    """The import lines of a ``.pth`` file's text as 3.15's site records them: each line
+    stripped, kept when it starts with ``import`` and a space or tab."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(("import ", "import\t")):
+            out.append(line)
+    return tuple(out)
 
 
 def dir_stamp(st: "StatResult") -> tuple[int, int, int]:

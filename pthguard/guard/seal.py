@@ -15,7 +15,14 @@ from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
 from pthguard.environment.finder import module_chain
 from pthguard.errors import InstallError
-from pthguard.gate.schema import RACY_MARGIN_NS, SEAL_FORMAT, SEAL_KEYS, checksum, dir_stamp
+from pthguard.gate.schema import (
+    RACY_MARGIN_NS,
+    SEAL_FORMAT,
+    SEAL_KEYS,
+    checksum,
+    dir_stamp,
+    pep829_import_lines,
+)
 from pthguard.guard import runtime_pth as _runtime_pth
 from pthguard.manifest import envelope as _envelope
 from pthguard.manifest import project as _project
@@ -51,6 +58,7 @@ def build_seal(
     # racily-clean rule, with a margin for coarse file-system clocks).
     sealed_at = time.time_ns() - RACY_MARGIN_NS
     sites = []
+    pth_imports: dict[str, dict[str, tuple[str, ...]]] = {}
     for site in manifest.site_dirs:
         startup: dict[str, bytes] = {}
         for entry in site.startup_files:
@@ -58,6 +66,9 @@ def build_seal(
             if sha256_bytes(data) != entry.sha256:
                 raise InstallError(f"{site.path}/{entry.name} changed while installing")
             startup[entry.name] = data
+            lines = _pep829_lines(probe, entry.name, data)
+            if lines is not None:
+                pth_imports.setdefault(site.path, {})[entry.name] = lines
         dists: dict[str, tuple[str | None, str, tuple[int, ...]]] = {}
         for dist in manifest.distributions:
             if dist.site_dir != site.path:
@@ -127,6 +138,7 @@ def build_seal(
         # policy.project compiled: (name, dist-info prefix, ((file pattern, code lines), ...))
         "project": _project.seal_rule(manifest.policy.project),
         "events": events_rule(manifest.policy.events, socket_module, manifest.environment.prefix),
+        "pth_imports": pth_imports,
         "cold": cold,
         "imports": imports,
         "interpreter": _interpreter_files(probe),
@@ -184,3 +196,16 @@ def _write_roots(probe: _probe.Probe, sites: list[str]) -> tuple[str, ...]:
 def _dir_id(path: Path) -> tuple[int, int]:
     st = os.stat(path)
     return (st.st_dev, st.st_ino)
+
+
+def _pep829_lines(probe: _probe.Probe, name: str, data: bytes) -> tuple[str, ...] | None:
+    """What 3.15's site records as the import lines of ``name``, computed once here; None
+    before 3.15, for a ``.start`` file, and for a file that is not UTF-8 (site decodes it
+    with the locale's encoding: the gate reads that one at each start)."""
+    if probe.minor < (3, 15) or not name.endswith(".pth"):
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    return pep829_import_lines(text)

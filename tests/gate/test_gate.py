@@ -12,6 +12,7 @@ make a fresh one (``make_guarded``, ~1.5 s).
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 import shutil
@@ -309,6 +310,28 @@ def test_allowlisted_start_file_with_modified_module(interp: Interpreter, tmp_pa
         lines = assert_refused(start("-c", "print('ran')"))
         assert "NOT run" in line_with(lines, "goodstart.start", "goodstart_mod:hook")
     assert good.count() == before
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_pep829_import_lines_are_precomputed_in_the_seal(
+    interp: Interpreter, tmp_path: Path
+) -> None:
+    """3.15: the seal holds the import lines site records for each sealed UTF-8 .pth, so a
+    warm start compares them without decoding the file; a changed line is still refused."""
+    _needs_pep829(interp)
+    g = make_guarded(interp, tmp_path, install=False)
+    marker = g.marker("lines")
+    pth = g.site_packages / "zz_lines.pth"
+    pth.write_bytes(b"\xef\xbb\xbf# comment\n  " + marker_pth(marker).strip() + b"  \n")
+    g.install()
+    seal = marshal.loads((g.state_dir() / "seal.bin").read_bytes()[4:])  # noqa: S302 (ours)
+    (lines,) = seal["pth_imports"][str(g.site_packages)]["zz_lines.pth"]
+    assert lines == marker_pth(marker).decode().strip()
+    before = marker.count()
+    for start in (g.start, g.sealed):
+        proc = start("-c", "print('ran')")
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "ran\n", "")
+    assert marker.count() == before + 2
 
 
 # -- (10)-(11) warn mode -----------------------------------------------------------------------
