@@ -138,13 +138,13 @@ def build_seal(
         # policy.project compiled: (name, dist-info prefix, ((file pattern, code lines), ...))
         "project": _project.seal_rule(manifest.policy.project),
         "events": events_rule(manifest.policy.events, socket_module, manifest.environment.prefix),
-        "pth_imports": pth_imports,
         "cold": cold,
         "imports": imports,
         "interpreter": _interpreter_files(probe),
         "writes": _write_roots(probe, [site.path for site in manifest.site_dirs]),
         "runtime_pth": _runtime_pth.templates(manifest),
         "environment": (probe.executable, manifest.environment.prefix),
+        "pth_imports": pth_imports,
     }
 
 
