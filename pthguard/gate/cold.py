@@ -33,6 +33,7 @@ from pthguard.gate.hot import (
     _read,
     _refuse,
     _report,
+    _seal_data,
     _State,
     _time,
     _upfront,
@@ -42,7 +43,7 @@ from pthguard.gate.names import name_fits
 from pthguard.gate.schema import (
     CACHE_FORMAT,
     RACY_MARGIN_NS,
-    SITE_DISTRIBUTIONS,
+    SITE_PATH,
     checksum,
     file_fingerprint,
     pep829_import_lines,
@@ -311,9 +312,8 @@ def _pth_code_lines(data: bytes) -> tuple[str, ...] | None:
 
 
 def _check_distributions(state: _State, sitedir: str, site: Any, names: list[str]) -> None:
-    dists: dict[str, Any] = site[SITE_DISTRIBUTIONS]
-    if isinstance(dists, bytes):  # kept marshalled in the seal: only this full check reads it
-        dists = _marshal.loads(dists)
+    # kept marshalled in the seal's data file: only this full check reads it
+    dists: dict[str, Any] = _marshal.loads(_seal_data(state)["distributions"][site[SITE_PATH]])
     # as importlib.metadata finds them: the suffix in any case (six-9.9.DIST-INFO counts)
     present = {n for n in names if n.lower().endswith((".dist-info", ".egg-info"))}
     policy = state.seal["unlisted_distributions"]
@@ -371,13 +371,14 @@ def _files_unchanged(state: _State, sitedir: str, name: str) -> bool:
     guard = _IMPORTS
     if guard is None:
         return True  # not armed (cannot happen in a guarded start): the imports check later
-    numbers = guard.load_index()["dists"].get(sitedir, {}).get(name, ())
+    data = _seal_data(state)
+    numbers = data["dists"].get(sitedir, {}).get(name, ())
     entries = sorted(
         (_join(sitedir, rel), entry[0], entry[1])
         for number in numbers
         for rel, entry in guard.table(number).items()
     )  # the tables of its top-level names: other owners' files too; then its scripts
-    entries += guard.load_index().get("scripts", {}).get(sitedir, {}).get(name, ())
+    entries += data["scripts"].get(sitedir, {}).get(name, ())
     clean = True
     for path, digest, fingerprint in entries:
         rel = path[len(sitedir) + 1 :] if path.startswith(sitedir + _SEP) else path

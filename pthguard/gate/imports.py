@@ -163,13 +163,14 @@ class _ImportGuard:
     def load_index(self) -> Any:
         if self.index is None:
             blob = self.state.seal["imports"]
-            empty = {"dir": "", "store": "", "sites": {}, "dists": {}, "tables": ()}
+            empty = {"dir": "", "store": "", "sites": {}, "tables": ()}
             self.index = _marshal.loads(blob) if blob else empty
         return self.index
 
     def table(self, number: int) -> Any:
         table = self.tables.get(number)
         if table is None:
+            self.load_index()
             path = _join(_join(_dirname(_SEAL), self.index["dir"]), f"{number}.bin")
             raw = _read(path)
             if raw[:4] != self.index["tables"][number] or raw[:4] != checksum(raw[4:]):

@@ -53,11 +53,18 @@ SEAL_KEYS = (
     "cold",  # (file name in the state directory, checksum) of the gate's cold half
     # the import guard's index, marshalled: {"dir": the tables' directory, "store": the
     # bytecode store, "sites": {site path: (site number, {first path component: table
-    # number})}, "dists": {site path: {metadata directory: (table number, ...)}}, "tables":
-    # (checksum of DIR/N.bin, ...)}; each table is {path relative to the site: (sha256,
-    # fingerprint | None, bytecode fingerprint | None, bytecode sha256 | None: no bytecode)},
-    # digests as 32 raw bytes; the bytecode of REL.py is STORE/SITE NUMBER/REL.CACHE_TAG.pyc
+    # number})}, "tables": (checksum of DIR/N.bin, ...)}; each table is {path relative to the
+    # site: (sha256, fingerprint | None, bytecode fingerprint | None, bytecode sha256 | None:
+    # no bytecode)}, digests as 32 raw bytes; the bytecode of REL.py is STORE/SITE
+    # NUMBER/REL.CACHE_TAG.pyc
     "imports",
+    # (DATA_NAME, checksum) of the seal's data file: what grows with the distributions and
+    # only a start that checks them reads (a directory whose stamp moved): checksum +
+    # marshal.dumps({"distributions": {site path: marshalled {metadata dir: (relative file |
+    # None, sha256, fingerprint)}}, "dists": {site path: {metadata dir: (import table
+    # number, ...)}}, "scripts": {site path: {metadata dir: ((script path, sha256,
+    # fingerprint), ...)}}})
+    "data",
     # what a wheel's .data/scripts and .data/data can rewrite before any Python code runs:
     # ((path, symlink target | None, bytes | None), ...) for pyvenv.cfg and bin/python*, and
     # the sys.base_prefix the interpreter had; compared at every start (a change is refused)
@@ -78,14 +85,14 @@ SEAL_KEYS = (
     "pth_imports",
 )
 
-# A site entry: (path, role, {startup file name: bytes}, marshalled {metadata dir:
-# (relative file | None, sha256, fingerprint)}, stamp, (st_dev, st_ino)).
+# A site entry: (path, role, {startup file name: bytes}, stamp, (st_dev, st_ino)); its
+# distributions are in the data file (the "data" key).
 SITE_PATH = 0
 SITE_ROLE = 1
 SITE_STARTUP = 2
-SITE_DISTRIBUTIONS = 3
-SITE_STAMP = 4
-SITE_ID = 5
+SITE_STAMP = 3
+SITE_ID = 4
+DATA_NAME = "seal-data.bin"
 
 
 def checksum(payload: bytes) -> bytes:

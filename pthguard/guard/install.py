@@ -31,7 +31,7 @@ from pthguard.environment.layout import (
     watchdog_source,
 )
 from pthguard.errors import InstallError
-from pthguard.gate.schema import RACY_MARGIN_NS
+from pthguard.gate.schema import DATA_NAME, RACY_MARGIN_NS
 from pthguard.guard import gatebuild as _gatebuild
 from pthguard.guard import modules as _modules
 from pthguard.guard import seal as _seal
@@ -179,7 +179,7 @@ def install(
     watchdog_bytes = watchdog_source(line) if watchdog is not None else None
 
     def write_seal() -> None:
-        seal = _seal.build_seal(
+        seal, data = _seal.build_seal(
             envelope=envelope,
             result=result,
             snap=snap,
@@ -193,6 +193,7 @@ def install(
             imports=tables.index,
             socket_module=socket_module,
         )
+        write_atomic(Path(state_dir, DATA_NAME), data)  # first: the seal names its checksum
         write_atomic(Path(state_dir, "seal.bin"), _seal.seal_bytes(seal))
 
     write_seal()  # complete before the gate exists; its directory stamps come next

@@ -16,6 +16,7 @@ from pthguard.environment import snapshot as _snapshot
 from pthguard.environment.finder import module_chain
 from pthguard.errors import InstallError
 from pthguard.gate.schema import (
+    DATA_NAME,
     RACY_MARGIN_NS,
     SEAL_FORMAT,
     SEAL_KEYS,
@@ -51,13 +52,15 @@ def build_seal(
     cold: tuple[str, bytes],
     imports: bytes,
     socket_module: tuple[str, str] | None = None,
-) -> dict[str, Any]:
-    """Everything the gate compares, from the live files, checked against the manifest."""
+) -> tuple[dict[str, Any], bytes]:
+    """Everything the gate compares, from the live files, checked against the manifest:
+    the seal, and the content of its data file (``DATA_NAME``, whose checksum it holds)."""
     manifest = envelope.manifest
     # A stat fingerprint counts only for files whose mtime is older than this (git's
     # racily-clean rule, with a margin for coarse file-system clocks).
     sealed_at = time.time_ns() - RACY_MARGIN_NS
     sites = []
+    distributions: dict[str, bytes] = {}
     pth_imports: dict[str, dict[str, tuple[str, ...]]] = {}
     for site in manifest.site_dirs:
         startup: dict[str, bytes] = {}
@@ -87,11 +90,11 @@ def build_seal(
             dists[dist.metadata_dir] = (rel, digest, fingerprint)
         st = os.stat(site.path)
         stamp = dir_stamp(st)  # what changes when entries are added, removed or renamed
-        # The distributions stay a marshalled blob inside the seal: a warm start whose
-        # directory stamp is trusted never unmarshals them, so its cost does not grow with
-        # the number of distributions.
-        blob = marshal.dumps(dists, 4)
-        sites.append((site.path, site.role, startup, blob, stamp, (st.st_dev, st.st_ino)))
+        # The distributions are in the data file, one marshalled blob per site: a warm
+        # start whose directory stamp is trusted never reads them, so its cost does not
+        # grow with the number of distributions.
+        distributions[site.path] = marshal.dumps(dists, 4)
+        sites.append((site.path, site.role, startup, stamp, (st.st_dev, st.st_ino)))
     modules: dict[str, tuple[str | None, bytes | None]] = {}
     for module in manifest.startup_modules:
         if module.path is None:
@@ -112,7 +115,18 @@ def build_seal(
                     entry_modules[dotted] = {p: read_bytes(Path(p), "module") for p in chain}
     st = os.stat(manifest_file)
     signers = ", ".join(f"{k.name} (keyid {k.keyid[:16]})" for k in result.signed_by)
-    return {
+    # the import guard's index keeps what every start may need; what only a full check of
+    # a distribution reads goes to the data file with the distributions
+    index = marshal.loads(imports) if imports else {}  # noqa: S302 (built by guard.modules)
+    data_doc = {
+        "distributions": distributions,
+        "dists": index.pop("dists", {}),
+        "scripts": index.pop("scripts", {}),
+    }
+    imports = marshal.dumps(index, 4) if index else imports
+    payload = marshal.dumps(data_doc, 4)
+    data = checksum(payload) + payload
+    seal = {
         "format": SEAL_FORMAT,
         "cache_tag": probe.cache_tag,
         "manifest_path": str(manifest_file),
@@ -140,12 +154,14 @@ def build_seal(
         "events": events_rule(manifest.policy.events, socket_module, manifest.environment.prefix),
         "cold": cold,
         "imports": imports,
+        "data": (DATA_NAME, checksum(payload)),
         "interpreter": _interpreter_files(probe),
         "writes": _write_roots(probe, [site.path for site in manifest.site_dirs]),
         "runtime_pth": _runtime_pth.templates(manifest),
         "environment": (probe.executable, manifest.environment.prefix),
         "pth_imports": pth_imports,
     }
+    return seal, data
 
 
 def events_rule(

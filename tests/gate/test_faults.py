@@ -561,9 +561,9 @@ def test_poisoned_cache_only_adds_work(tmp_path: Path) -> None:
     assert assert_clean(case.start())
     doc = read_cache(case)
     assert doc is not None
-    seal_digest = next(
-        d[1] for n, d in unmarshal(case.seal()["sites"][0][3]).items() if n.startswith("plain")
-    )
+    data = unmarshal((case.g.state_dir() / schema.DATA_NAME).read_bytes()[4:])
+    dists = unmarshal(data["distributions"][case.site])
+    seal_digest = next(d[1] for n, d in dists.items() if n.startswith("plain"))
     assert doc["records"][record_key] == (fingerprint, seal_digest)
 
     before = stamp(case.g.site_packages)
@@ -763,6 +763,35 @@ def test_seal_that_crashes_marshal_is_refused(seal_case: Case) -> None:
     finally:
         seal.write_bytes(good)
     assert_refused(proc, "reinstall with `pthguard install`")
+
+
+def test_damaged_seal_data_is_refused_where_it_is_needed(tmp_path: Path) -> None:
+    """The seal's data file (the distributions and the import guard's index, kept out of
+    the seal so that a warm start does not read them) with a flipped byte, or empty.
+
+    Expected: a warm start, which trusts the site directory's sealed stamp, does not read
+    it and runs; a start after an entry of site-packages was added and removed must check
+    the distributions: both a normal start and a sealed launch exit 78 naming the file
+    (``is not the file this seal was installed with``) and the reinstall remedy. With the
+    file put back the next start is clean."""
+    case = make_case(dev_interp(), tmp_path)
+    data = case.g.state_dir() / schema.DATA_NAME
+    good = data.read_bytes()
+    assert_clean(case.start())  # whatever the first start checks, the ones after are warm
+    for damaged in (good[:-1] + bytes([good[-1] ^ 1]), b""):
+        data.write_bytes(damaged)
+        try:
+            assert_clean(case.start())
+            touch_entries(case.g.site_packages)
+            for proc in case.both():
+                assert_refused(
+                    proc, "is not the file this seal was installed with", "pthguard install"
+                )
+                assert str(case.g.interp.inner_path(data)) in proc.stderr
+                assert proc.stdout == ""
+        finally:
+            data.write_bytes(good)
+        assert_clean(case.start())  # the full check, the file back: the cache records it
 
 
 # -- (3) a full disk, a killed writer -------------------------------------------------------------
