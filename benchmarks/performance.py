@@ -157,7 +157,7 @@ def real_environment(args: argparse.Namespace, tools: st.Tools, results: Results
                        [target, "-c", "pass"], runs, start_env),
             _alternate("sealed launcher `python-guarded -c pass`", [bare, "-c", "pass"],
                        [str(launcher), "-c", "pass"], runs, start_env),
-            _alternate("import-heavy program (see below)", [bare, "-c", WORKLOAD],
+            _alternate("import-heavy program (about 1,950 modules)", [bare, "-c", WORKLOAD],
                        [target, "-c", WORKLOAD], args.workload_runs, start_env),
         ]  # fmt: skip
         files = vf._record_files(site)
