@@ -11,10 +11,10 @@ Layout in the first site directory the interpreter processes (a venv's site-pack
     ``seal.bin`` (everything the gate compares, marshalled; what grows with the
     distributions is in ``seal-data.bin``, read only when a start checks them),
     ``gate.CACHE_TAG.bin`` (the gate's hot half compiled by the target interpreter),
-    ``gate-cold.CACHE_TAG.bin`` (its cold half), ``gate-sealed.CACHE_TAG.bin`` (the sealed launcher's gate),
-    ``launcher.CACHE_TAG.bin`` (the sealed launcher's compiled body), ``modules-*/`` and
-    ``bytecode/`` (the import guard's digest tables and verified bytecode), ``install.json``
-    (what was installed).
+    ``gate-cold.CACHE_TAG.bin`` (its cold half), ``gate-sealed.CACHE_TAG.bin`` (the sealed
+    launcher's gate), ``launcher.CACHE_TAG.bin`` (the sealed launcher's compiled body),
+    ``modules-*/`` and ``bytecode/`` (the import guard's digest tables and verified
+    bytecode), ``install.json`` (what was installed).
 ``sitecustomize.py``
     The watchdog, only when that site directory has no ``sitecustomize`` of its own.
 ``.pthguard-TOKEN/python-guarded``

@@ -33,7 +33,6 @@ from pthguard.gate.hot import (
     _read,
     _refuse,
     _report,
-    _seal_data,
     _State,
     _time,
     _upfront,
@@ -48,6 +47,22 @@ from pthguard.gate.schema import (
     file_fingerprint,
     pep829_import_lines,
 )
+
+# -- the seal's data file ------------------------------------------------------------------
+
+
+def _seal_data(state: _State) -> dict[str, Any]:
+    """The seal's data file (the distributions, their import tables and scripts), read and
+    checked against the checksum the seal holds the first time a start needs it."""
+    if state.data is None:
+        name, expected = state.seal["data"]
+        path = _join(_dirname(_SEAL), name)
+        raw = _read(path)
+        if raw[:4] != expected or raw[:4] != checksum(raw[4:]):
+            raise ValueError(f"{path} is not the file this seal was installed with")
+        state.data = _marshal.loads(raw[4:])
+    return state.data
+
 
 # -- digests and reports ---------------------------------------------------------------------
 

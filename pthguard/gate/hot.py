@@ -98,19 +98,6 @@ def _read(path: str) -> bytes:
     return data
 
 
-def _seal_data(state: "_State") -> dict[str, Any]:
-    """The seal's data file (the distributions, the import guard's index), read and checked
-    against the checksum the seal holds the first time a start needs it."""
-    if state.data is None:
-        name, expected = state.seal["data"]
-        path = _join(_dirname(_SEAL), name)
-        raw = _read(path)
-        if raw[:4] != expected or raw[:4] != checksum(raw[4:]):
-            raise ValueError(f"{path} is not the file this seal was installed with")
-        state.data = _marshal.loads(raw[4:])
-    return state.data
-
-
 def _need_cold(seal: dict[str, Any]) -> None:
     """Load the cold half into this namespace, once, after checking it against ``seal``."""
     if "_COLD_LOADED" in globals():
