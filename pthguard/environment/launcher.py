@@ -38,7 +38,7 @@ RELAUNCH_MARK = "--pthguard-relaunched="
 
 # The script itself is a stub that runs the launcher's body, compiled by the target
 # interpreter at install (``launcher.TAG.bin`` in the state directory): compiling the body
-# at every start cost about 1.7 ms. @PYTHON@, @BODY@ (the compiled body's path), @ON_ERROR@
+# at every start cost about 1.7 ms. @PYTHON@, @BODY_REPR@ (the compiled body's path), @ON_ERROR@
 # (what the stub does when the body cannot load).
 _STUB = r"""#!@PYTHON@ -S
 # pthguard sealed launcher: verifies every startup file before site runs any of it.

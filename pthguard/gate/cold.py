@@ -45,7 +45,6 @@ from pthguard.gate.schema import (
     SITE_PATH,
     checksum,
     file_fingerprint,
-    pep829_import_lines,
 )
 
 # -- the seal's data file ------------------------------------------------------------------
@@ -116,8 +115,19 @@ def _import_lines(data: bytes, *, locale_fallback: bool = False) -> list[str]:
     else:  # universal newlines only; a BOM stays on line 1
         lines = [raw.decode("latin-1") for raw in data.splitlines()]
     if sys.version_info >= (3, 15):
-        return list(pep829_import_lines("\n".join(lines)))
+        return list(_pep829_import_lines("\n".join(lines)))
     return [line for line in lines if line.startswith(("import ", "import\t"))]
+
+
+def _pep829_import_lines(text: str) -> tuple[str, ...]:
+    """The import lines of a ``.pth`` file's text as 3.15's site records them: each line
+    stripped, kept when it starts with ``import`` and a space or tab."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(("import ", "import\t")):
+            out.append(line)
+    return tuple(out)
 
 
 def _code_lines(data: bytes) -> int:

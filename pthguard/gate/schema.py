@@ -80,7 +80,7 @@ SEAL_KEYS = (
     # sys.prefix differs added this site directory to another environment (uv run --with)
     "environment",
     # 3.15 (PEP 829): {site path: {.pth name: (import line, ...)}}, the import lines site
-    # records for each sealed UTF-8 .pth (pep829_import_lines), so that a warm start compares
+    # records for each sealed UTF-8 .pth (as formats.pth models it), so that a warm start compares
     # them without decoding the file; empty before 3.15
     "pth_imports",
 )
@@ -98,17 +98,6 @@ DATA_NAME = "seal-data.bin"
 def checksum(payload: bytes) -> bytes:
     """Four bytes: ``payload`` read as a little-endian integer, modulo :data:`CHECK_PRIME`."""
     return (int.from_bytes(payload, "little") % CHECK_PRIME).to_bytes(4, "little")
-
-
-def pep829_import_lines(text: str) -> tuple[str, ...]:
-    """The import lines of a ``.pth`` file's text as 3.15's site records them: each line
-    stripped, kept when it starts with ``import`` and a space or tab."""
-    out = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith(("import ", "import\t")):
-            out.append(line)
-    return tuple(out)
 
 
 def dir_stamp(st: "StatResult") -> tuple[int, int, int]:

@@ -38,7 +38,7 @@ from pthguard.gate.schema import checksum
 
 GATE_DIR = Path(__file__).resolve().parent.parent / "gate"
 HOT_FILES = ("schema.py", "names.py", "imports.py", "writes.py", "hot.py")
-SEALED_FILES = ("schema.py", "names.py", "imports.py", "writes.py", "sealed.py", "hot.py")
+SEALED_FILES = (*HOT_FILES[:-1], "sealed.py", HOT_FILES[-1])  # sealed.py defines before hot runs
 COLD_FILES = ("cold.py", "events.py")
 
 # Run by the target interpreter (its own ``ast``, so line numbers stay those of the source):

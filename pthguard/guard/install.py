@@ -191,6 +191,7 @@ def install(
             sha256_module=sha_module,
             cold=(gate.cold_name, gate.cold_checksum),
             imports=tables.index,
+            imports_per_distribution=tables.per_distribution,
             socket_module=socket_module,
         )
         write_atomic(Path(state_dir, DATA_NAME), data)  # first: the seal names its checksum

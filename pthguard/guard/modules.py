@@ -45,7 +45,10 @@ class Tables:
     """What :func:`build` wrote: the directory of tables and the index the seal carries."""
 
     directory: str  # a name in the state directory
-    index: bytes  # marshalled, for the seal's "imports" key
+    index: bytes  # marshalled, for the seal's "imports" key: what any start may need
+    # what only a full check of one distribution reads (the seal's data file): {"dists":
+    # {site: {metadata dir: (table number, ...)}}, "scripts": {site: {metadata dir: rows}}}
+    per_distribution: dict[str, Any]
     bytecode: frozenset[str]  # the store's files these tables name
 
 
@@ -157,16 +160,19 @@ def build(
         "dir": name,
         "store": store,
         "sites": sites,
+        "tables": tuple(checksum(p) for p in payloads),
+    }
+    per_distribution = {
         "dists": dists,
         "scripts": {
             site: {meta: tuple(rows) for meta, rows in by_dist.items()}
             for site, by_dist in scripts.items()
         },
-        "tables": tuple(checksum(p) for p in payloads),
     }
     return Tables(
         directory=name,
         index=marshal.dumps(index, 4),
+        per_distribution=per_distribution,
         bytecode=frozenset(r[3] for r in results.values() if r[3] is not None),
     )
 

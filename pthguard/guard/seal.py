@@ -15,6 +15,7 @@ from pthguard.environment import probe as _probe
 from pthguard.environment import snapshot as _snapshot
 from pthguard.environment.finder import module_chain
 from pthguard.errors import InstallError
+from pthguard.formats.pth import exec_source, executable_lines
 from pthguard.gate.schema import (
     DATA_NAME,
     RACY_MARGIN_NS,
@@ -22,7 +23,6 @@ from pthguard.gate.schema import (
     SEAL_KEYS,
     checksum,
     dir_stamp,
-    pep829_import_lines,
 )
 from pthguard.guard import runtime_pth as _runtime_pth
 from pthguard.manifest import envelope as _envelope
@@ -51,6 +51,7 @@ def build_seal(
     sha256_module: tuple[str, str] | None,
     cold: tuple[str, bytes],
     imports: bytes,
+    imports_per_distribution: dict[str, Any],
     socket_module: tuple[str, str] | None = None,
 ) -> tuple[dict[str, Any], bytes]:
     """Everything the gate compares, from the live files, checked against the manifest:
@@ -115,16 +116,7 @@ def build_seal(
                     entry_modules[dotted] = {p: read_bytes(Path(p), "module") for p in chain}
     st = os.stat(manifest_file)
     signers = ", ".join(f"{k.name} (keyid {k.keyid[:16]})" for k in result.signed_by)
-    # the import guard's index keeps what every start may need; what only a full check of
-    # a distribution reads goes to the data file with the distributions
-    index = marshal.loads(imports) if imports else {}  # noqa: S302 (built by guard.modules)
-    data_doc = {
-        "distributions": distributions,
-        "dists": index.pop("dists", {}),
-        "scripts": index.pop("scripts", {}),
-    }
-    imports = marshal.dumps(index, 4) if index else imports
-    payload = marshal.dumps(data_doc, 4)
+    payload = marshal.dumps({"distributions": distributions, **imports_per_distribution}, 4)
     data = checksum(payload) + payload
     seal = {
         "format": SEAL_FORMAT,
@@ -221,7 +213,7 @@ def _pep829_lines(probe: _probe.Probe, name: str, data: bytes) -> tuple[str, ...
     if probe.minor < (3, 15) or not name.endswith(".pth"):
         return None
     try:
-        text = data.decode("utf-8-sig")
+        data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
-    return pep829_import_lines(text)
+    return tuple(exec_source(line, probe.minor) for line in executable_lines(data, probe.minor))

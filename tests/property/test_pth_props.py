@@ -14,7 +14,7 @@ from pthguard.formats.pth import (
     path_entry,
     read_pth,
 )
-from pthguard.gate.schema import pep829_import_lines
+from pthguard.gate.cold import _pep829_import_lines
 
 VERSIONS = st.sampled_from([(3, 10), (3, 11), (3, 12), (3, 13), (3, 14), (3, 15)])
 ENCODINGS = st.sampled_from(["utf-8", "latin-1", "ascii", "cp1252", "utf-16"])
@@ -118,11 +118,12 @@ def test_parse_start_raises_only_unicode_decode_error(data: bytes) -> None:
 
 @given(INTERESTING)
 def test_the_seals_pep829_import_lines_agree_with_the_model(data: bytes) -> None:
-    """What install precomputes for the 3.15 gate (``schema.pep829_import_lines``, also the
-    gate's own reading) is what the model of 3.15's site says it runs, for UTF-8 files."""
+    """The 3.15 gate's own reading of a file's import lines (``cold._pep829_import_lines``)
+    is what the model of 3.15's site says it runs, which install precomputes into the seal
+    (``pth_imports``), for UTF-8 files."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return  # not precomputed: the gate decodes such a file with the locale's encoding
     modelled = tuple(exec_source(line, (3, 15)) for line in executable_lines(data, (3, 15)))
-    assert pep829_import_lines(text) == modelled
+    assert _pep829_import_lines(text) == modelled
